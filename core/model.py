@@ -1,0 +1,178 @@
+"""The denoiser: a small time-agnostic bidirectional transformer and its config.
+
+``Denoiser(z)`` maps a partly masked sequence ``z: [B, L]`` (mask id ``V``) to logits ``[B, L, V]`` over the
+shared vocabulary of ``V = max(num_categories)`` values; logits of categories a position does not have are
+``-inf``. It sees no time and knows nothing about diffusion (DESIGN.md §2, §4): losses and samplers take it
+as a plain callable.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# Bounds checked by ModelConfig.validate() before a model is built from an untrusted config.
+MAX_LENGTH = 4096
+MAX_CATEGORIES = 4096
+MAX_PARAMS = 200_000_000
+
+
+@dataclass
+class ModelConfig:
+    num_categories: list[int]  # categories per position; the shared vocabulary is V = max
+    d_model: int = 64
+    n_layers: int = 2
+    n_heads: int = 4
+    dropout: float = 0.0
+
+    @property
+    def length(self) -> int:
+        return len(self.num_categories)
+
+    @property
+    def vocab_size(self) -> int:
+        return max(self.num_categories)
+
+    @property
+    def mask_id(self) -> int:
+        return self.vocab_size
+
+    def num_params(self) -> int:
+        """Exact parameter count of :class:`Denoiser` built from this config (no tensors allocated)."""
+        d, V, L = self.d_model, self.vocab_size, self.length
+        layer_norm = 2 * d
+        attention = (d * 3 * d + 3 * d) + (d * d + d)
+        mlp = (d * 4 * d + 4 * d) + (4 * d * d + d)
+        block = 2 * layer_norm + attention + mlp
+        return (V + 1) * d + L * d + self.n_layers * block + layer_norm + (d * V + V)
+
+    def validate(self) -> "ModelConfig":
+        """Raise ValueError naming the first field that is out of bounds; return self."""
+        cats = self.num_categories
+        if not isinstance(cats, (list, tuple)) or not 1 <= len(cats) <= MAX_LENGTH:
+            raise ValueError(f"num_categories must be a list of 1..{MAX_LENGTH} ints")
+        for i, k in enumerate(cats):
+            if not _is_int(k) or not 2 <= k <= MAX_CATEGORIES:
+                raise ValueError(f"num_categories[{i}] must be an int in 2..{MAX_CATEGORIES}, got {k!r}")
+        _check_int("d_model", self.d_model, 8, 2048)
+        _check_int("n_layers", self.n_layers, 1, 48)
+        _check_int("n_heads", self.n_heads, 1, 64)
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
+        if not _is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
+        if self.num_params() > MAX_PARAMS:
+            raise ValueError(f"model too large: {self.num_params():,} parameters > {MAX_PARAMS:,}")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        """Build and validate a config from a JSON dict; unknown or missing fields are errors."""
+        if not isinstance(d, dict):
+            raise ValueError(f"model config must be a JSON object, got {type(d).__name__}")
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown model config field(s): {', '.join(map(str, unknown))}")
+        if "num_categories" not in d:
+            raise ValueError("model config is missing num_categories")
+        cfg = cls(**d)
+        cfg.validate()
+        cfg.num_categories = [int(k) for k in cfg.num_categories]
+        return cfg
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention over all positions (no causal mask)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.n_heads = cfg.n_heads
+        self.dropout = cfg.dropout
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
+        self.proj = nn.Linear(cfg.d_model, cfg.d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, L, d = x.shape
+        q, k, v = self.qkv(x).split(d, dim=-1)  # each [B, L, d]
+        q, k, v = (y.view(B, L, self.n_heads, d // self.n_heads).transpose(1, 2) for y in (q, k, v))
+        p = self.dropout if self.training else 0.0
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=False)  # [B, nh, L, hs]
+        return self.proj(y.transpose(1, 2).reshape(B, L, d))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: x + attn(ln(x)), then x + mlp(ln(x))."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        d = cfg.d_model
+        self.ln_1 = nn.LayerNorm(d)
+        self.attn = SelfAttention(cfg)
+        self.ln_2 = nn.LayerNorm(d)
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d), nn.Dropout(cfg.dropout))
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop(self.attn(self.ln_1(x)))
+        return x + self.mlp(self.ln_2(x))
+
+
+class Denoiser(nn.Module):
+    """Time-agnostic bidirectional transformer: ``z: [B, L]`` -> logits ``[B, L, V]`` (float32)."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        config.validate()
+        self.config = config
+        self.vocab_size = config.vocab_size
+        self.mask_id = config.mask_id
+        d = config.d_model
+        self.tok_emb = nn.Embedding(self.vocab_size + 1, d)  # +1: the mask token
+        self.pos_emb = nn.Embedding(config.length, d)
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
+        self.ln_f = nn.LayerNorm(d)
+        self.head = nn.Linear(d, self.vocab_size)
+        # invalid[l, k]: position l has no category k. Derived from the config, so not saved.
+        cats = torch.tensor(config.num_categories)
+        invalid = torch.arange(self.vocab_size)[None, :] >= cats[:, None]  # [L, V]
+        self.register_buffer("invalid", invalid, persistent=False)
+        self.apply(_init_weights)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if z.dim() != 2 or z.shape[1] != self.config.length:
+            raise ValueError(f"z must have shape [B, {self.config.length}], got {tuple(z.shape)}")
+        pos = torch.arange(z.shape[1], device=z.device)
+        h = self.drop(self.tok_emb(z) + self.pos_emb(pos)[None])  # [B, L, d]
+        for block in self.blocks:
+            h = block(h)
+        logits = self.head(self.ln_f(h)).float()  # [B, L, V], float32 even under autocast
+        return logits.masked_fill(self.invalid, -math.inf)
+
+
+def _init_weights(module: nn.Module) -> None:
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, mean=0.0, std=0.02)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _check_int(name: str, value, lo: int, hi: int) -> None:
+    if not _is_int(value) or not lo <= value <= hi:
+        raise ValueError(f"{name} must be an int in {lo}..{hi}, got {value!r}")
