@@ -1,0 +1,282 @@
+"""The NELBO, its Monte Carlo estimators, schedule-gradient surrogates, order NLL and the exact oracle.
+
+A denoiser is any callable ``logits = denoiser(z)`` with ``z: LongTensor [B, L]`` (mask id = vocab size)
+and ``logits: [B, L, V]``; it is time-agnostic. Everything returns nats per sequence.
+
+Two unbiased estimators of ``NELBO(x) = E_{pi ~ P_alpha}[sum_k -log p(x_{pi_k} | x_{pi_<k})]``:
+
+* ``continuous`` — DESIGN.md §2: antithetic ``t``, mask each position with prob ``1 - alpha_l(t)``,
+  weight masked positions by ``-alpha_l'(t) / (1 - alpha_l(t))``. For exponents below 1 the weight's
+  second moment diverges at ``t -> 0``; half of each batch draws ``t`` from ``c t^(c-1)`` with
+  ``c = min(w) / 2`` and every term is importance weighted by the mixture density, so the variance is
+  finite at every scale and no floor on ``t`` drops any of the loss.
+* ``discrete`` — pick a step ``k`` uniformly, reveal the first ``k-1`` positions of a Plackett–Luce
+  order, score every masked ``j`` with ``L w_j / sum_{i in M} w_i``. Bounded variance; depends only on
+  ratios of ``w``, so it is exactly scale invariant.
+
+The schedule gradient uses RLOO over ``K`` draws per sequence (DESIGN.md §2): plain autodiff only sees
+the weights and is biased; the score-function term ``stopgrad(f_k - mean_{j!=k} f_j) * log q(z_k)`` fixes
+it. The reportable NELBO never includes that term.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from core import rng
+from core.orders import Estimate, all_orders, order_log_prob, sample_schedule_orders
+from core.schedules import Schedule
+
+ESTIMATORS = ("discrete", "continuous")
+EXACT_MAX_L = 6
+
+
+@dataclass
+class LossParts:
+    """``nelbo``: per-sequence NELBO estimate ``[B]`` (detached, reportable). ``surrogate``: scalar to
+    backpropagate (NELBO plus the score-function term when the schedule is learnable)."""
+
+    nelbo: torch.Tensor
+    surrogate: torch.Tensor
+
+
+# --- shared pieces -------------------------------------------------------------------------------
+
+
+def token_nll(denoiser, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``-log p_theta(x_l | z)`` for every position: ``[B, L]`` (float32)."""
+    logits = denoiser(z).float()  # [B, L, V]
+    return -torch.log_softmax(logits, -1).gather(-1, x[..., None]).squeeze(-1)
+
+
+def resolve_mask_id(denoiser, mask_id: int | None) -> int:
+    if mask_id is not None:
+        return int(mask_id)
+    if hasattr(denoiser, "mask_id"):
+        return int(denoiser.mask_id)
+    if hasattr(denoiser, "vocab_size"):
+        return int(denoiser.vocab_size)
+    raise ValueError("mask_id must be given when the denoiser has no mask_id / vocab_size attribute")
+
+
+def antithetic_uniform(n: int, generator=None, device=None) -> torch.Tensor:
+    """Stratified U(0,1) draws: one random offset, ``n`` evenly spaced strata (``[n]``)."""
+    u0 = rng.uniform((1,), generator, device)
+    return torch.remainder(u0 + torch.arange(n, device=device) / n, 1.0)
+
+
+def _check_x(x: torch.Tensor, schedule: Schedule) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.dtype != torch.long:
+        raise ValueError(f"x must be a LongTensor [B, L], got {getattr(x, 'shape', type(x))}")
+    if x.shape[1] != schedule.num_positions:
+        raise ValueError(
+            f"x has {x.shape[1]} positions but the schedule has {schedule.num_positions}"
+        )
+    return x
+
+
+def _order_scores(schedule: Schedule) -> torch.Tensor:
+    """Plackett–Luce scores of a schedule's order distribution (shared schedules: all equal)."""
+    if hasattr(schedule, "exponents"):
+        return schedule.exponents
+    return torch.ones(schedule.num_positions, device=schedule._device())
+
+
+def _is_learnable(schedule: Schedule) -> bool:
+    return any(p.requires_grad for p in schedule.parameters())
+
+
+# --- continuous-time estimator -------------------------------------------------------------------
+
+
+def time_proposal(schedule: Schedule) -> float | None:
+    """Exponent ``c`` of the ``c t^(c-1)`` half of the time mixture, or ``None`` for plain U(0,1)."""
+    if not hasattr(schedule, "exponents"):
+        return None
+    c = 0.5 * float(schedule.exponents.detach().min())
+    return c if c < 1.0 else None
+
+
+def sample_log_times(n, schedule, generator=None, device=None, t_min: float = 0.0):
+    """Antithetic times as ``(log_t [n], log_iw [n])``: ``log_iw`` is the importance weight ``1/p(t)``.
+
+    ``t_min > 0`` gives the floored estimator (``t ~ U(t_min, 1)``, no correction). It drops the loss
+    below the floor and is biased; it exists to demonstrate that trap, never for training.
+    """
+    u = antithetic_uniform(n, generator, device).clamp_min(1e-12)
+    c = time_proposal(schedule)
+    if t_min > 0:
+        return torch.log(t_min + (1 - t_min) * u), torch.full_like(u, math.log(1 - t_min))
+    if c is None:
+        return torch.log(u), torch.zeros_like(u)
+    power = torch.arange(n, device=device) % 2 == 1  # every other sequence draws from c t^(c-1)
+    log_t = torch.where(power, torch.log(u) / c, torch.log(u))  # no clamp: tiny t matter here
+    log_p = torch.logaddexp(
+        torch.full_like(u, math.log(0.5)), math.log(0.5 * c) + (c - 1) * log_t
+    )
+    return log_t, -log_p
+
+
+def _continuous_draws(denoiser, x, schedule, K, generator, mask_id, t_min):
+    """K masks per sequence at one shared t: ``f [B, K]``, ``log q(z) [B, K]``."""
+    B, L = x.shape
+    log_t, log_iw = sample_log_times(B, schedule, generator, x.device, t_min)
+    log_t_k = log_t.repeat_interleave(K)  # [B*K]
+    mask = schedule.sample_mask_log_t(log_t_k, generator)  # [B*K, L]
+    xk = x.repeat_interleave(K, 0)
+    nll = token_nll(denoiser, torch.where(mask, mask_id, xk), xk)  # [B*K, L]
+    log_w = schedule.log_weight(log_t_k) + log_iw.repeat_interleave(K)[:, None]
+    f = (torch.exp(log_w) * mask * nll).sum(-1)
+    return f.view(B, K), schedule.log_q_log_t(mask, log_t_k).view(B, K)
+
+
+def nelbo(
+    denoiser,
+    x: torch.Tensor,
+    schedule: Schedule,
+    generator: torch.Generator | None = None,
+    *,
+    mask_id: int | None = None,
+    t_min: float = 0.0,
+) -> torch.Tensor:
+    """Continuous-time Monte Carlo NELBO per sequence ``[B]`` (antithetic, importance-sampled ``t``)."""
+    _check_x(x, schedule)
+    if not 0.0 <= t_min < 1.0:
+        raise ValueError(f"t_min must lie in [0, 1), got {t_min}")
+    f, _ = _continuous_draws(denoiser, x, schedule, 1, generator, resolve_mask_id(denoiser, mask_id), t_min)
+    return f[:, 0]
+
+
+# --- discrete-step estimator ---------------------------------------------------------------------
+
+
+def _discrete_draws(denoiser, x, schedule, K, generator, mask_id):
+    """K Plackett–Luce prefixes per sequence at one shared step: ``f [B, K]``, ``log P(prefix) [B, K]``."""
+    B, L = x.shape
+    w = _order_scores(schedule)  # [L], differentiable for learned schedules
+    # 1. step k per sequence (stratified): r = k - 1 positions already revealed.
+    r = (antithetic_uniform(B, generator, x.device) * L).long().clamp_max(L - 1)
+    r = r.repeat_interleave(K)[:, None]  # [B*K, 1]
+    # 2. a Plackett–Luce order per draw; its first r positions are revealed.
+    orders = sample_schedule_orders(schedule, B * K, generator).to(x.device)  # [B*K, L]
+    steps = torch.arange(L, device=x.device)[None, :]
+    mask = torch.empty_like(orders, dtype=torch.bool).scatter_(1, orders, steps >= r)  # [B*K, L]
+    # 3. score masked positions with L * w_j / sum_{i in M} w_i, one forward pass.
+    xk = x.repeat_interleave(K, 0)
+    nll = token_nll(denoiser, torch.where(mask, mask_id, xk), xk)
+    weight = L * w[None, :] * mask / (w[None, :] * mask).sum(-1, keepdim=True)
+    f = (weight * nll).sum(-1)
+    # 4. log-probability of the revealed prefix (closed form) for the score term.
+    log_w = torch.log(w)[orders]  # [B*K, L] in decoding order
+    log_remaining = torch.logcumsumexp(log_w.flip(1), 1).flip(1)
+    log_prefix = ((log_w - log_remaining) * (steps < r)).sum(-1)
+    return f.view(B, K), log_prefix.view(B, K)
+
+
+def discrete_nelbo(
+    denoiser, x, schedule, generator: torch.Generator | None = None, *, mask_id: int | None = None
+) -> torch.Tensor:
+    """Discrete-step Monte Carlo NELBO per sequence ``[B]`` (bounded variance, scale invariant)."""
+    _check_x(x, schedule)
+    f, _ = _discrete_draws(denoiser, x, schedule, 1, generator, resolve_mask_id(denoiser, mask_id))
+    return f[:, 0]
+
+
+# --- training objective --------------------------------------------------------------------------
+
+
+def objective(
+    denoiser,
+    x: torch.Tensor,
+    schedule: Schedule,
+    K: int = 2,
+    estimator: str = "discrete",
+    generator: torch.Generator | None = None,
+    *,
+    mask_id: int | None = None,
+    score_term: bool = True,
+) -> LossParts:
+    """Training loss: mean NELBO over the batch plus the RLOO score-function term for learned schedules.
+
+    ``score_term=False`` gives naive autodiff (biased for the schedule; kept to document why).
+    """
+    _check_x(x, schedule)
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+    learnable = _is_learnable(schedule) and score_term
+    if not isinstance(K, int) or K < 1 or (learnable and K < 2):
+        raise ValueError(f"K must be an int >= 2 for a learned schedule (>= 1 otherwise), got {K!r}")
+    mask_id = resolve_mask_id(denoiser, mask_id)
+    if estimator == "discrete":
+        f, log_q = _discrete_draws(denoiser, x, schedule, K, generator, mask_id)
+    else:
+        f, log_q = _continuous_draws(denoiser, x, schedule, K, generator, mask_id, 0.0)
+    surrogate = f.mean()
+    if learnable:
+        fd = f.detach()
+        baseline = (fd.sum(1, keepdim=True) - fd) / (K - 1)  # mean of the other K-1 draws
+        surrogate = surrogate + ((fd - baseline) * log_q).mean()
+    return LossParts(nelbo=f.detach().mean(1), surrogate=surrogate)
+
+
+# --- teacher-forced order NLL and the exact oracle -----------------------------------------------
+
+
+def order_nll(
+    denoiser, x: torch.Tensor, orders: torch.Tensor, *, mask_id: int | None = None, chunk: int = 8192
+) -> torch.Tensor:
+    """Autoregressive NLL along ``orders`` (``[L]`` or ``[B, L]``), teacher forced: ``[B]``.
+
+    All ``L`` prefix states of every sequence go through the denoiser in batched chunks.
+    """
+    if x.dim() != 2:
+        raise ValueError(f"x must have shape [B, L], got {tuple(x.shape)}")
+    B, L = x.shape
+    orders = torch.as_tensor(orders, dtype=torch.long, device=x.device).expand(B, L)
+    mask_id = resolve_mask_id(denoiser, mask_id)
+    ranks = torch.argsort(orders, 1)  # [B, L] step at which each position is revealed
+    steps = torch.arange(L, device=x.device)
+    revealed = ranks[:, None, :] < steps[None, :, None]  # [B, step, L]
+    z = torch.where(revealed, x[:, None, :], mask_id).view(B * L, L)
+    target = x.repeat_interleave(L, 0)
+    nll = torch.cat([token_nll(denoiser, zc, tc) for zc, tc in zip(z.split(chunk), target.split(chunk))])
+    nll = nll.view(B, L, L)  # [B, step, position]
+    return nll.gather(2, orders[:, :, None]).squeeze(-1).sum(1)
+
+
+@torch.no_grad()
+def heldout_nelbo(
+    denoiser, x, schedule, n_orders: int = 4, generator=None, *, mask_id=None
+) -> Estimate:
+    """Held-out NELBO per sequence: teacher-forced AR loss along ``n_orders`` orders drawn from the
+    schedule for every sequence; mean over sequences and orders with its standard error."""
+    _check_x(x, schedule)
+    B = x.shape[0]
+    orders = sample_schedule_orders(schedule, B * n_orders, generator).to(x.device)
+    values = order_nll(denoiser, x.repeat_interleave(n_orders, 0), orders, mask_id=mask_id)
+    return Estimate(float(values.mean()), float(values.std() / math.sqrt(values.numel())))
+
+
+def exact_nelbo(denoiser, x: torch.Tensor, schedule: Schedule, *, mask_id: int | None = None):
+    """Exact NELBO ``[B]`` for ``L <= 6``: every order weighted by its probability (differentiable in
+    the schedule's exponents). Each of the ``2^L`` revealed sets is evaluated once."""
+    _check_x(x, schedule)
+    B, L = x.shape
+    if L > EXACT_MAX_L:
+        raise ValueError(f"exact_nelbo needs L <= {EXACT_MAX_L}, got {L}")
+    mask_id = resolve_mask_id(denoiser, mask_id)
+    # 1. NLL of every position given every revealed subset: [B, 2^L, L].
+    bits = (torch.arange(2**L)[:, None] >> torch.arange(L)[None, :]) & 1  # [2^L, L]
+    revealed = bits.bool().to(x.device)
+    z = torch.where(revealed[None], x[:, None, :], mask_id).view(-1, L)
+    nll = token_nll(denoiser, z, x.repeat_interleave(2**L, 0)).view(B, 2**L, L)
+    # 2. for each order and step, the revealed subset before that step.
+    orders = all_orders(L).to(x.device)  # [P, L]
+    prefix = torch.cumsum(2 ** orders, 1) - 2 ** orders  # [P, L] subset id before step k
+    ar = nll[:, prefix, orders].sum(-1)  # [B, P]
+    # 3. weight by the order probabilities.
+    log_p = order_log_prob(_order_scores(schedule), orders)  # [P]
+    return (ar * log_p.exp()[None, :]).sum(1)

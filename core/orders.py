@@ -1,0 +1,193 @@
+"""Order distributions: which position is decoded at which step.
+
+An order ``pi`` is a LongTensor ``[L]`` (or ``[n, L]``) whose entry ``k`` is the position decoded at step
+``k``. For the polynomial family the order distribution is Plackett–Luce with scores ``w`` (DESIGN.md §2):
+``P(pi) = prod_k w_{pi_k} / sum_{j>=k} w_{pi_j}``; closed forms below. For any other schedule the same
+statistics are estimated from sampled masking times (``sample_schedule_orders`` + the ``empirical_*``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import NamedTuple
+
+import torch
+
+from core import rng
+from core.schedules import Schedule, check_exponents
+
+EXACT_ENTROPY_MAX_L = 8
+
+
+class Estimate(NamedTuple):
+    """A value with its standard error (0 when exact)."""
+
+    value: float
+    stderr: float
+
+
+# --- Plackett–Luce closed forms ------------------------------------------------------------------
+
+
+def sample_orders(w: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Draw ``n`` orders ``[n, L]``: ``-log tau_l ~ Exp(w_l)``, decode by descending ``tau``."""
+    w = check_exponents(w)
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    u = rng.uniform((n, w.numel()), generator, w.device).clamp_min(1e-30)
+    neg_log_tau = -torch.log(u) / w[None, :]  # [n, L]; smallest = largest tau = decoded first
+    return torch.argsort(neg_log_tau, dim=1)
+
+
+def order_log_prob(w: torch.Tensor, orders: torch.Tensor) -> torch.Tensor:
+    """log P(pi) under Plackett–Luce: ``[n]`` (differentiable in ``w``)."""
+    w = check_exponents(w)
+    orders = _check_orders(orders, w.numel())
+    log_w = torch.log(w)[orders]  # [n, L] scores in decoding order
+    # log of the sum of the scores not yet decoded: reverse cumulative logsumexp.
+    log_remaining = torch.logcumsumexp(log_w.flip(1), dim=1).flip(1)
+    return (log_w - log_remaining).sum(1)
+
+
+def precedence_matrix(w: torch.Tensor) -> torch.Tensor:
+    """``P[i, j]`` = probability that i is decoded before j = ``w_i / (w_i + w_j)``; diagonal 0."""
+    w = check_exponents(w)
+    p = w[:, None] / (w[:, None] + w[None, :])
+    return p.fill_diagonal_(0.0)
+
+
+def expected_rank(w: torch.Tensor) -> torch.Tensor:
+    """Expected decode step of each position (1 = first): ``1 + sum_{j != i} w_j / (w_i + w_j)``."""
+    return 1.0 + precedence_matrix(w).sum(0)
+
+
+def rank_std(w: torch.Tensor) -> torch.Tensor:
+    """Standard deviation of each position's decode step, exact for Plackett–Luce (O(L^3)).
+
+    rank_i = 1 + sum_j B_j with B_j = 1{j before i}; the covariance of B_j and B_k needs
+    P(i last among {i, j, k}), which has a closed form.
+    """
+    w = check_exponents(w).double()
+    pb = w[None, :] / (w[:, None] + w[None, :])  # pb[i, j] = P(j before i)
+    wi, wj, wk = w[:, None, None], w[None, :, None], w[None, None, :]
+    total = wi + wj + wk
+    both = wj / total * wk / (wk + wi) + wk / total * wj / (wj + wi)  # P(j and k before i)
+    cov = both - pb[:, :, None] * pb[:, None, :]  # [i, j, k]
+    L = w.numel()
+    eye = torch.eye(L, dtype=torch.bool)
+    keep = ~(eye[:, :, None] | eye[:, None, :])  # j != i and k != i
+    jk_same = eye[None, :, :].expand(L, L, L)
+    cov = torch.where(jk_same, (pb * (1 - pb))[:, :, None].expand(L, L, L), cov)
+    var = (cov * keep).sum((1, 2))
+    return var.clamp_min(0).sqrt().float()
+
+
+def most_likely_order(w: torch.Tensor) -> torch.Tensor:
+    """The mode of Plackett–Luce: positions sorted by ``w`` descending (ties by position)."""
+    w = check_exponents(w)
+    return torch.argsort(-w, stable=True)
+
+
+def order_entropy(
+    w: torch.Tensor,
+    n_samples: int = 20000,
+    generator: torch.Generator | None = None,
+    exact: bool | None = None,
+) -> Estimate:
+    """Entropy of the order distribution in nats: exact for ``L <= 8`` (or when ``exact``), else Monte
+    Carlo over ``n_samples`` orders with its standard error."""
+    w = check_exponents(w)
+    if exact is None:
+        exact = w.numel() <= EXACT_ENTROPY_MAX_L
+    if exact:
+        logp = order_log_prob(w.double(), all_orders(w.numel()))
+        return Estimate(float(-(logp.exp() * logp).sum()), 0.0)
+    logp = order_log_prob(w.double(), sample_orders(w, n_samples, generator))
+    return Estimate(float(-logp.mean()), float(logp.std() / math.sqrt(n_samples)))
+
+
+def max_order_entropy(num_positions: int) -> float:
+    """Entropy of the uniform order distribution, ``log L!``."""
+    return math.lgamma(num_positions + 1)
+
+
+def all_orders(num_positions: int) -> torch.Tensor:
+    """Every permutation of ``range(L)`` as ``[L!, L]`` (small ``L`` only)."""
+    if num_positions > EXACT_ENTROPY_MAX_L:
+        raise ValueError(f"num_positions must be <= {EXACT_ENTROPY_MAX_L} to enumerate orders")
+    return torch.tensor(list(itertools.permutations(range(num_positions))), dtype=torch.long)
+
+
+# --- order comparison ----------------------------------------------------------------------------
+
+
+def ranks_of(orders: torch.Tensor) -> torch.Tensor:
+    """Inverse permutation: ``rank[..., l]`` = step at which position ``l`` is decoded (0-based)."""
+    return torch.argsort(orders, dim=-1)
+
+
+def kendall_tau(order_a, order_b) -> float:
+    """Kendall rank correlation between two orders of the same positions (+1 same, -1 reversed)."""
+    a = torch.as_tensor(order_a, dtype=torch.long)
+    b = torch.as_tensor(order_b, dtype=torch.long)
+    if a.dim() != 1 or a.shape != b.shape or a.numel() < 2:
+        raise ValueError("order_a and order_b must be 1-D orders of the same length >= 2")
+    _check_orders(a[None], a.numel())
+    _check_orders(b[None], b.numel())
+    ra, rb = ranks_of(a).float(), ranks_of(b).float()
+    sign = torch.sign(ra[:, None] - ra[None, :]) * torch.sign(rb[:, None] - rb[None, :])
+    n = a.numel()
+    return float(sign.sum() / (n * (n - 1)))
+
+
+def group_precedence(precedence: torch.Tensor, groups: list[list[int]]) -> float:
+    """Mean P(i before j) over pairs with i in an earlier reference group than j (random = 0.5)."""
+    pairs = [
+        (i, j)
+        for a, early in enumerate(groups)
+        for late in groups[a + 1 :]
+        for i in early
+        for j in late
+    ]
+    if not pairs:
+        raise ValueError("groups must contain at least two non-empty groups")
+    idx_i, idx_j = zip(*pairs)
+    return float(precedence[list(idx_i), list(idx_j)].mean())
+
+
+# --- any schedule: estimates from sampled masking times ------------------------------------------
+
+
+def sample_schedule_orders(
+    schedule: Schedule, n: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Orders ``[n, L]`` induced by any schedule: decode by descending masking time."""
+    if hasattr(schedule, "exponents"):
+        return sample_orders(schedule.exponents.detach().cpu(), n, generator)
+    tau = schedule.sample_masking_times(n, generator)  # [n, L]
+    return torch.argsort(-tau, dim=1).cpu()
+
+
+def empirical_precedence(orders: torch.Tensor) -> torch.Tensor:
+    """Fraction of orders in which i precedes j: ``[L, L]``."""
+    ranks = ranks_of(orders).float()  # [n, L]
+    return (ranks[:, :, None] < ranks[:, None, :]).float().mean(0)
+
+
+def empirical_rank(orders: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation of each position's decode step (1 = first)."""
+    ranks = ranks_of(orders).float() + 1
+    return ranks.mean(0), ranks.std(0)
+
+
+def _check_orders(orders: torch.Tensor, num_positions: int) -> torch.Tensor:
+    orders = torch.as_tensor(orders, dtype=torch.long)
+    if orders.dim() == 1:
+        orders = orders[None]
+    if orders.dim() != 2 or orders.shape[1] != num_positions:
+        raise ValueError(f"orders must have shape [n, {num_positions}], got {tuple(orders.shape)}")
+    expected = torch.arange(num_positions, device=orders.device)
+    if not (orders.sort(1).values == expected).all():
+        raise ValueError("orders must be permutations of range(L)")
+    return orders
