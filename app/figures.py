@@ -1,0 +1,203 @@
+"""Figure builders for the lab: pure functions from numbers to plotly figures.
+
+No streamlit here and no state: each builder takes plain lists / arrays (exponents ``w``, snapshot dicts
+from ``Trainer.history`` or a checkpoint's ``metrics.json``) and returns a ``go.Figure``. Notation follows
+DESIGN.md: ``alpha_l(t) = 1 - t^{w_l}``, position ``l`` is revealed at its masking time ``tau_l`` during
+generation, and Plackett–Luce with scores ``w`` gives the order distribution.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from core.orders import expected_rank, max_order_entropy
+
+HEIGHT = 340
+LEGEND_MAX = 16  # more positions than this: no legend, hover names instead
+RANK_SCALE = "Viridis"  # dark = decoded early
+TIME_SCALE = "Viridis_r"  # high median masking time = decoded early = dark, matching RANK_SCALE
+COLOR_MODES = ("rank", "median_time")
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def position_names(names, L: int) -> list[str]:
+    """``names`` as strings, or ``p0 .. p{L-1}`` when not given."""
+    if names is None:
+        return [f"p{i}" for i in range(L)]
+    names = [str(n) for n in names]
+    if len(names) != L:
+        raise ValueError(f"expected {L} position names, got {len(names)}")
+    return names
+
+
+def _exponents(w) -> torch.Tensor:
+    w = torch.as_tensor(np.asarray(w, dtype=float), dtype=torch.float64)
+    if w.dim() != 1 or w.numel() == 0 or not torch.isfinite(w).all() or (w <= 0).any():
+        raise ValueError("exponents must be a non-empty list of positive finite numbers")
+    return w
+
+
+def ranks(w) -> list[float]:
+    """Expected decode step of each position (1 = first) for exponents ``w``."""
+    return expected_rank(_exponents(w)).tolist()
+
+
+def median_times(w) -> list[float]:
+    """Median masking time ``0.5^{1/w_l}`` of each position (larger = revealed earlier)."""
+    return (0.5 ** (1.0 / _exponents(w))).tolist()
+
+
+def _layout(fig: go.Figure, title: str, x: str, y: str, **kw) -> go.Figure:
+    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=kw.pop("height", HEIGHT),
+                      margin=dict(l=10, r=10, t=40, b=10), **kw)
+    return fig
+
+
+def _empty(title: str, message: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, title, "", "")
+
+
+# --- schedule and order of one set of exponents ----------------------------------------------------
+
+
+def alpha_curves(exponents: list[float], names: list[str] | None = None, points: int = 101) -> go.Figure:
+    """``alpha_l(t) = 1 - t^{w_l}``, one line per position."""
+    w = _exponents(exponents).numpy()
+    names = position_names(names, len(w))
+    t = np.linspace(0.0, 1.0, points)
+    fig = go.Figure()
+    for name, wl in zip(names, w):
+        fig.add_trace(go.Scatter(x=t, y=1.0 - t**wl, mode="lines", name=name,
+                                 hovertemplate=f"{name} (w={wl:.3g})<br>t=%{{x:.2f}}<br>alpha=%{{y:.3f}}"
+                                               "<extra></extra>"))
+    fig.update_yaxes(range=[0, 1.02])
+    return _layout(fig, "alpha_l(t): probability position l is still unmasked", "t (0 = clean, 1 = masked)",
+                   "alpha_l(t)", showlegend=len(w) <= LEGEND_MAX)
+
+
+def precedence_heatmap(P, names: list[str] | None = None) -> go.Figure:
+    """``P[i, j]`` = probability that row position i is decoded before column position j."""
+    P = np.asarray(P, dtype=float)
+    if P.ndim != 2 or P.shape[0] != P.shape[1]:
+        raise ValueError(f"P must be a square matrix, got shape {P.shape}")
+    names = position_names(names, P.shape[0])
+    fig = go.Figure(go.Heatmap(z=P, x=names, y=names, zmin=0, zmax=1, colorscale="RdBu_r",
+                               colorbar=dict(title="P(i first)"),
+                               hovertemplate="P(%{y} before %{x}) = %{z:.3f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, "Precedence: P(row decoded before column)", "column j", "row i")
+
+
+def exponent_bars(exponents: list[float], names: list[str] | None = None) -> go.Figure:
+    """Bar chart of the exponents ``w_l`` (log scale; only ratios matter, geometric mean drawn at 1)."""
+    w = _exponents(exponents).numpy()
+    names = position_names(names, len(w))
+    fig = go.Figure(go.Bar(x=names, y=w, hovertemplate="%{x}: w=%{y:.3g}<extra></extra>"))
+    fig.add_hline(y=float(np.exp(np.log(w).mean())), line_dash="dash", line_color="gray",
+                  annotation_text="geometric mean", annotation_position="top left")
+    fig.update_yaxes(type="log")
+    return _layout(fig, "Exponents w_l (larger = decoded earlier)", "position", "w_l (log scale)")
+
+
+def grid_rank_image(exponents: list[float], shape) -> go.Figure:
+    """Expected decode step drawn as an image of ``shape`` (rows, cols), e.g. the 8x8 digits."""
+    w = _exponents(exponents)
+    rows, cols = (int(s) for s in shape)
+    if rows * cols != w.numel():
+        raise ValueError(f"shape {rows}x{cols} does not match {w.numel()} positions")
+    z = expected_rank(w).numpy().reshape(rows, cols)
+    fig = go.Figure(go.Heatmap(z=z, colorscale=RANK_SCALE, colorbar=dict(title="step"),
+                               text=np.round(z).astype(int), texttemplate="%{text}",
+                               hovertemplate="row %{y}, col %{x}: expected step %{z:.1f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain")
+    fig.update_xaxes(constrain="domain")
+    return _layout(fig, "Expected decode step as a picture (1 = first)", "column", "row")
+
+
+# --- over training: snapshot histories -------------------------------------------------------------
+
+
+def rank_heatmap(history: list[dict], names: list[str] | None = None, color: str = "rank") -> go.Figure:
+    """Every position's unmasking time over training: x = step, y = position.
+
+    ``color="rank"``: expected decode step (1 = first); ``"median_time"``: median masking time
+    ``0.5^{1/w}``. Both are drawn so that dark = decoded early.
+    """
+    if color not in COLOR_MODES:
+        raise ValueError(f"color must be one of {COLOR_MODES}, got {color!r}")
+    if not history:
+        return _empty("Decode order over training", "no snapshots yet")
+    L = len(history[0]["exponents"])
+    names = position_names(names, L)
+    values = ranks if color == "rank" else median_times
+    z = np.array([values(s["exponents"]) for s in history]).T  # [L, S]
+    steps = [s["step"] for s in history]
+    label = "expected step" if color == "rank" else "median tau"
+    fig = go.Figure(go.Heatmap(
+        z=z, x=steps, y=names, colorscale=RANK_SCALE if color == "rank" else TIME_SCALE,
+        colorbar=dict(title=label),
+        hovertemplate=f"step %{{x}}<br>%{{y}}: {label} %{{z:.2f}}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    title = "Expected decode step of each position" if color == "rank" else "Median masking time of each position"
+    return _layout(fig, f"{title} over training", "training step", "position")
+
+
+def nelbo_curves(runs: dict[str, list[dict]]) -> go.Figure:
+    """Held-out NELBO against step, one line per run, with a ±1 standard-error band."""
+    fig = go.Figure()
+    for i, (label, history) in enumerate(runs.items()):
+        if not history:
+            continue
+        colour = _colour(i)
+        x = [s["step"] for s in history]
+        y = np.array([s["heldout_nelbo"] for s in history], dtype=float)
+        se = np.array([s.get("heldout_se") or 0.0 for s in history], dtype=float)
+        fig.add_trace(go.Scatter(x=x + x[::-1], y=np.concatenate([y + se, (y - se)[::-1]]), fill="toself",
+                                 fillcolor=_rgba(colour, 0.2), line=dict(width=0), hoverinfo="skip",
+                                 showlegend=False, name=f"{label} ±s.e."))
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=label, line=dict(color=colour),
+                                 customdata=se, hovertemplate=f"{label}<br>step %{{x}}: %{{y:.3f}} "
+                                                              "± %{customdata:.3f}<extra></extra>"))
+    if not fig.data:
+        return _empty("Held-out NELBO", "no evaluations yet")
+    return _layout(fig, "Held-out NELBO (nats per sequence, lower is better)", "training step", "NELBO",
+                   legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"))
+
+
+def entropy_curve(history: list[dict], L: int) -> go.Figure:
+    """Order entropy (nats) against step, with the uniform maximum ``log L!``."""
+    top = max_order_entropy(int(L))
+    fig = go.Figure(go.Scatter(x=[s["step"] for s in history], y=[s["order_entropy"] for s in history],
+                               mode="lines+markers", name="order entropy",
+                               hovertemplate="step %{x}: %{y:.2f} nats<extra></extra>"))
+    fig.add_hline(y=top, line_dash="dash", line_color="gray", annotation_text=f"uniform: log {L}! = {top:.2f}",
+                  annotation_position="bottom right")
+    fig.update_yaxes(range=[0, top * 1.08 + 1e-9])
+    return _layout(fig, "Entropy of the order distribution", "training step", "nats")
+
+
+# plotly's default qualitative colours, so bands match their lines
+_PALETTE = ["#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3", "#FF6692", "#B6E880"]
+
+
+def _colour(i: int) -> str:
+    return _PALETTE[i % len(_PALETTE)]
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour[k:k + 2], 16) for k in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def entropy_fraction(entropy: float, L: int) -> float:
+    """Order entropy as a fraction of the uniform maximum (1 = uniform, 0 = one fixed order)."""
+    top = max_order_entropy(int(L))
+    return float(entropy / top) if top > 0 else 0.0
