@@ -1,0 +1,337 @@
+"""Figure builders for the Compare, Inspect and Lesson pages: decoding replays, rank spread, the forward
+masking animation, masking times -> order, and Plackett–Luce checks.
+
+Pure functions: plain lists / arrays in, a ``go.Figure`` (or plain data) out; no streamlit, no state.
+Notation follows DESIGN.md: ``t = 0`` clean, ``t = 1`` fully masked, position ``l`` is masked at times
+``t >= tau_l`` and so revealed at ``tau_l`` during generation (largest ``tau`` first).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+MASKED, EARLIER, JUST = 0, 1, 2  # replay status of a position after some decoding steps
+STATUS_NAMES = {MASKED: "masked", EARLIER: "revealed earlier", JUST: "just revealed"}
+MASK_GREY, EARLIER_BLUE, JUST_ORANGE = "#d1d5db", "#1d4ed8", "#ea580c"
+# One heatmap colour axis for status and confidence: masked in [0, 1), earlier in [1, 2), just in [2, 3].
+# Light = the model was unsure of the token it revealed, dark = sure.
+STATUS_SCALE = [
+    [0.0, MASK_GREY], [1 / 3 - 1e-6, MASK_GREY],
+    [1 / 3, "#dbeafe"], [2 / 3 - 1e-6, EARLIER_BLUE],
+    [2 / 3, "#fed7aa"], [1.0, JUST_ORANGE],
+]
+IMAGE_MASK = "#93c5fd"  # masked pixels in the image replay (pixels themselves are grey)
+IMAGE_SCALE = [[0.0, IMAGE_MASK], [0.25 - 1e-6, IMAGE_MASK], [0.25, "#ffffff"], [1.0, "#000000"]]
+MAX_CELL_TEXT = 8
+HEIGHT = 340
+
+
+# --- replay: status of every position after `step` decoding steps -----------------------------------
+
+
+def replay_status(step_of, step: int) -> list[int]:
+    """Status per position after ``step`` steps (``step_of[l]`` = 0-based step that revealed ``l``)."""
+    return [MASKED if s >= step else JUST if s == step - 1 else EARLIER for s in step_of]
+
+
+def status_value(status: int, confidence: float) -> float:
+    """Colour value of a cell: the status band plus the model's confidence (0..1) inside it."""
+    if status == MASKED:
+        return 0.5
+    c = 0.0 if confidence is None or not math.isfinite(confidence) else min(max(confidence, 0.0), 0.999)
+    return status + c
+
+
+def cell_text(value, limit: int = MAX_CELL_TEXT) -> str:
+    """A decoded value as short cell text (``""`` when masked, floats to 4 significant digits)."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        text = "?" if math.isnan(value) else f"{value:.4g}"
+    else:
+        text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def group_boundaries(names: list[str], max_groups: int = 4) -> list[int]:
+    """Indices where the letter prefix of the position names changes (``b3 | c1``), for separators.
+
+    Empty when every name is its own group or there are more than ``max_groups`` groups (tables)."""
+    prefixes = [name.rstrip("0123456789") or name for name in names]
+    cuts = [i for i in range(1, len(names)) if prefixes[i] != prefixes[i - 1]]
+    return cuts if 0 < len(cuts) < max_groups else []
+
+
+def _hover(label, names, values, status, step_of, confidence, entropy) -> list[str]:
+    rows = []
+    for l, name in enumerate(names):
+        if status[l] == MASKED:
+            rows.append(f"{label}<br>{name}: masked (revealed at step {step_of[l] + 1})")
+            continue
+        ent = "" if entropy is None else f", entropy {entropy[l]:.2f} nats"
+        rows.append(f"{label}<br>{name} = {cell_text(values[l], 40)}<br>revealed at step {step_of[l] + 1}"
+                    f"<br>p(token) = {confidence[l]:.3f}{ent}")
+    return rows
+
+
+def replay_strip(rows: list[dict], names: list[str], step: int, title: str | None = None) -> go.Figure:
+    """Side-by-side replay for sequences and tables: one row per policy, one column per position.
+
+    Each row dict holds ``label``, ``values`` (decoded final values), ``step_of``, ``confidence``
+    (p of each revealed token) and optionally ``entropy``. Cells show the value once revealed.
+    """
+    z, text, hover = [], [], []
+    for row in rows:
+        status = replay_status(row["step_of"], step)
+        z.append([status_value(s, c) for s, c in zip(status, row["confidence"])])
+        text.append(["" if s == MASKED else cell_text(v) for s, v in zip(status, row["values"])])
+        hover.append(_hover(row["label"], names, row["values"], status, row["step_of"], row["confidence"],
+                            row.get("entropy")))
+    labels = [row["label"] for row in rows]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=list(range(len(names))), y=labels, text=text, texttemplate="%{text}", customdata=hover,
+        hovertemplate="%{customdata}<extra></extra>", colorscale=STATUS_SCALE, zmin=0, zmax=3,
+        showscale=False, xgap=2, ygap=6, textfont=dict(size=16)))
+    for cut in group_boundaries(names):
+        fig.add_vline(x=cut - 0.5, line_width=3, line_color="#111827")
+    fig.update_xaxes(tickmode="array", tickvals=list(range(len(names))), ticktext=names, side="top",
+                     showgrid=False)
+    fig.update_yaxes(autorange="reversed", showgrid=False)
+    _status_legend(fig)
+    height = 90 + 60 * len(rows)
+    return _layout(fig, title or f"After {step} step(s)", height=height)
+
+
+def _status_legend(fig: go.Figure) -> None:
+    """Legend entries for the three statuses (dummy traces; the heatmap has no legend of its own)."""
+    for name, colour in [("masked", MASK_GREY), ("just revealed", JUST_ORANGE),
+                         ("revealed earlier", EARLIER_BLUE)]:
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name, hoverinfo="skip",
+                                 marker=dict(symbol="square", size=14, color=colour)))
+    fig.update_layout(showlegend=True, legend=dict(orientation="h", yanchor="top", y=-0.02, x=0,
+                                                   title_text="darker = model more sure of the token:"))
+
+
+def replay_images(rows: list[dict], shape, step: int, num_categories: int,
+                  shade: str = "value") -> go.Figure:
+    """Side-by-side replay for image tasks (digits): one ``shape`` picture per policy.
+
+    ``shade="value"``: revealed pixels in grey levels, masked pixels blue, the pixels just revealed
+    outlined in orange. ``shade="confidence"``: the status colours of :func:`replay_strip`.
+    """
+    if shade not in ("value", "confidence"):
+        raise ValueError(f"shade must be 'value' or 'confidence', got {shade!r}")
+    n_rows, n_cols = (int(s) for s in shape)
+    fig = make_subplots(rows=1, cols=len(rows), subplot_titles=[row["label"] for row in rows],
+                        horizontal_spacing=0.03)
+    for i, row in enumerate(rows, start=1):
+        status = replay_status(row["step_of"], step)
+        if shade == "value":
+            z = [0.5 if s == MASKED else 1 + 3 * _pixel(v, num_categories) for s, v in zip(status, row["values"])]
+            trace = dict(colorscale=IMAGE_SCALE, zmin=0, zmax=4)
+        else:
+            z = [status_value(s, c) for s, c in zip(status, row["confidence"])]
+            trace = dict(colorscale=STATUS_SCALE, zmin=0, zmax=3)
+        hover = _hover(row["label"], row.get("names") or [f"r{l // n_cols}c{l % n_cols}" for l in range(len(z))],
+                       row["values"], status, row["step_of"], row["confidence"], row.get("entropy"))
+        fig.add_trace(go.Heatmap(z=np.reshape(z, (n_rows, n_cols)), customdata=np.reshape(hover, (n_rows, n_cols)),
+                                 hovertemplate="%{customdata}<extra></extra>", showscale=False, xgap=1, ygap=1,
+                                 **trace), row=1, col=i)
+        if shade == "value":
+            _outline_just(fig, status, n_cols, i)
+    fig.update_yaxes(autorange="reversed", showticklabels=False, scaleanchor="x", constrain="domain")
+    fig.update_xaxes(showticklabels=False, constrain="domain")
+    for i in range(2, len(rows) + 1):
+        fig.update_yaxes(scaleanchor=f"x{i}", row=1, col=i)
+    return _layout(fig, f"After {step} step(s)", height=300)
+
+
+def _pixel(value, num_categories: int) -> float:
+    """A pixel value as a grey level in [0, 1]."""
+    if value is None or isinstance(value, str):
+        return 0.0
+    return float(value) / max(1, num_categories - 1)
+
+
+def _outline_just(fig: go.Figure, status: list[int], n_cols: int, col: int) -> None:
+    for l, s in enumerate(status):
+        if s == JUST:
+            r, c = divmod(l, n_cols)
+            fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5, row=1, col=col,
+                          line=dict(color=JUST_ORANGE, width=3))
+
+
+# --- order statistics ------------------------------------------------------------------------------
+
+
+def rank_spread(mean_rank, std_rank, names: list[str], reference_order=None) -> go.Figure:
+    """Expected decode step of each position (1 = first) with ±1 s.d. bars, sorted earliest first.
+
+    ``reference_order`` (a list of positions) adds the task's reference step of each position."""
+    mean_rank, std_rank = np.asarray(mean_rank, float), np.asarray(std_rank, float)
+    if mean_rank.shape != std_rank.shape or mean_rank.shape != (len(names),):
+        raise ValueError("mean_rank, std_rank and names must have one entry per position")
+    idx = np.argsort(mean_rank, kind="stable")
+    y = [names[i] for i in idx]
+    fig = go.Figure(go.Scatter(
+        x=mean_rank[idx], y=y, mode="markers", name="expected step ± s.d.",
+        error_x=dict(type="data", array=std_rank[idx], thickness=2), marker=dict(size=10),
+        hovertemplate="%{y}: step %{x:.2f} ± %{error_x.array:.2f}<extra></extra>"))
+    if reference_order is not None:
+        ref = np.empty(len(names))
+        ref[np.asarray(reference_order, int)] = np.arange(1, len(names) + 1)
+        fig.add_trace(go.Scatter(x=ref[idx], y=y, mode="markers", name="reference step",
+                                 marker=dict(symbol="x", size=9, color="#dc2626"),
+                                 hovertemplate="%{y}: reference step %{x}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(range=[0.5, len(names) + 0.5])
+    return _layout(fig, "When is each position decoded? (expected step ± spread)", x="decode step (1 = first)",
+                   height=max(HEIGHT, 22 * len(names) + 80),
+                   legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"))
+
+
+def entropy_meter(entropy: float, maximum: float) -> go.Figure:
+    """Order entropy against the uniform maximum ``log L!`` as one horizontal bar."""
+    fig = go.Figure(go.Bar(x=[entropy], y=["order entropy"], orientation="h", marker_color=EARLIER_BLUE,
+                           hovertemplate="%{x:.2f} nats<extra></extra>", name="this schedule"))
+    fig.add_vline(x=maximum, line_dash="dash", line_color="gray",
+                  annotation_text=f"uniform maximum {maximum:.2f}", annotation_position="top")
+    fig.update_xaxes(range=[0, max(maximum, entropy) * 1.1 + 1e-9])
+    return _layout(fig, "", x="nats (0 = one fixed order)", height=140)
+
+
+def policy_nll_bars(labels: list[str], nll, lo, hi) -> go.Figure:
+    """Order NLL per policy with its 95% interval (lower is better)."""
+    nll, lo, hi = (np.asarray(v, float) for v in (nll, lo, hi))
+    fig = go.Figure(go.Bar(
+        x=labels, y=nll, error_y=dict(type="data", array=hi - nll, arrayminus=nll - lo),
+        marker_color=[_colour(i) for i in range(len(labels))],
+        hovertemplate="%{x}: %{y:.3f} nats<extra></extra>"))
+    return _layout(fig, "Held-out order NLL with 95% interval (lower is better)", y="nats per sequence",
+                   height=300)
+
+
+# --- the lesson ------------------------------------------------------------------------------------
+
+
+def forward_masking_animation(tau, names: list[str], tokens: list[str] | None = None,
+                              frames: int = 41) -> go.Figure:
+    """Forward masking over time for fixed masking times ``tau``: position ``l`` is masked once
+    ``t >= tau_l``. Bars show each position's clean period [0, tau_l) and masked period [tau_l, 1];
+    the row of cells on top shows the sequence at the current ``t`` (play button and slider)."""
+    tau = np.asarray(tau, float)
+    tokens = tokens or ["x"] * len(tau)
+    times = np.linspace(0.0, 1.0, frames)
+    fig = go.Figure([
+        go.Bar(x=names, y=tau, name="clean (t < tau_l)", marker_color="#16a34a",
+               hovertemplate="%{x}: masked at tau = %{y:.3f}<extra></extra>"),
+        go.Bar(x=names, y=1 - tau, base=tau, name="masked (t >= tau_l)", marker_color=MASK_GREY,
+               hoverinfo="skip"),
+        *_masking_frame(tau, names, tokens, 0.0),
+    ])
+    fig.frames = [go.Frame(data=_masking_frame(tau, names, tokens, t), traces=[2, 3], name=f"{t:.3f}")
+                  for t in times]
+    fig.update_layout(barmode="overlay", sliders=[_time_slider(times)], updatemenus=[_play_buttons()])
+    fig.update_yaxes(range=[0, 1.22], tickvals=[0, 0.25, 0.5, 0.75, 1.0])
+    fig.update_xaxes(type="category")
+    return _layout(fig, "Forward masking: each position is masked at its own time tau_l", x="position",
+                   y="time t (0 = clean, 1 = all masked)", height=460,
+                   legend=dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right"))
+
+
+def _masking_frame(tau, names, tokens, t: float) -> list[go.Scatter]:
+    masked = tau <= t
+    line = go.Scatter(x=[names[0], names[-1]], y=[t, t], mode="lines", name=f"now: t = {t:.2f}",
+                      line=dict(color="#111827", width=3, dash="dot"), hoverinfo="skip")
+    cells = go.Scatter(
+        x=names, y=[1.12] * len(names), mode="markers+text", showlegend=False, hoverinfo="skip",
+        text=["M" if m else tok for m, tok in zip(masked, tokens)], textfont=dict(size=15, color="white"),
+        marker=dict(symbol="square", size=30, color=[MASK_GREY if m else "#16a34a" for m in masked]))
+    return [line, cells]
+
+
+def _time_slider(times) -> dict:
+    steps = [dict(method="animate", label=f"{t:.2f}",
+                  args=[[f"{t:.3f}"], dict(mode="immediate", frame=dict(duration=0, redraw=False),
+                                           transition=dict(duration=0))]) for t in times]
+    return dict(active=0, steps=steps, currentvalue=dict(prefix="t = "), pad=dict(t=40), x=0.1, len=0.9)
+
+
+def _play_buttons() -> dict:
+    play = dict(label="▶ play", method="animate",
+                args=[None, dict(frame=dict(duration=120, redraw=False), fromcurrent=True,
+                                 transition=dict(duration=0))])
+    pause = dict(label="❚❚ pause", method="animate",
+                 args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=False))])
+    return dict(type="buttons", direction="left", buttons=[play, pause], x=0.0, y=-0.12, xanchor="left",
+                yanchor="top", showactive=False)
+
+
+def times_to_order(tau, names: list[str]) -> go.Figure:
+    """Masking times on a time axis with each position's decode step: largest ``tau`` first.
+
+    The dotted path joins the positions in decoding order (from t = 1 down to t = 0)."""
+    tau = np.asarray(tau, float)
+    order = np.argsort(-tau, kind="stable")
+    step = np.empty(len(tau), int)
+    step[order] = np.arange(1, len(tau) + 1)
+    fig = go.Figure([
+        go.Scatter(x=tau[order], y=[names[i] for i in order], mode="lines", hoverinfo="skip",
+                   line=dict(color="#9ca3af", dash="dot"), showlegend=False),
+        go.Scatter(x=tau, y=names, mode="markers+text", text=[f"step {s}" for s in step],
+                   textposition="middle right", marker=dict(size=14, color=step, colorscale="Viridis",
+                                                            cmin=1, cmax=max(2, len(tau))),
+                   showlegend=False,
+                   hovertemplate="%{y}: tau = %{x:.3f}, decoded at %{text}<extra></extra>"),
+    ])
+    fig.update_xaxes(range=[1.05, -0.05])  # generation runs from t = 1 (left) down to t = 0 (right)
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=names[::-1])
+    return _layout(fig, "Sorting masking times gives the decoding order (generation runs t = 1 → 0)",
+                   x="masking time tau_l", y="position", height=max(260, 40 * len(tau) + 100))
+
+
+def order_frequency_bars(labels: list[str], formula, empirical, highlight: str | None = None) -> go.Figure:
+    """Plackett–Luce probability of each order next to its empirical frequency over many draws."""
+    fig = go.Figure([
+        go.Bar(x=labels, y=formula, name="P(pi) from the formula", marker_color=EARLIER_BLUE),
+        go.Bar(x=labels, y=empirical, name="frequency over draws", marker_color="#f59e0b"),
+    ])
+    if highlight in labels:
+        fig.add_vrect(x0=labels.index(highlight) - 0.5, x1=labels.index(highlight) + 0.5,
+                      fillcolor="#fde68a", opacity=0.4, line_width=0, layer="below",
+                      annotation_text="the order just drawn", annotation_position="top")
+    fig.update_xaxes(type="category")
+    return _layout(fig, "Plackett–Luce: formula vs. what sampling gives", x="order (decoded first → last)",
+                   y="probability", barmode="group", height=360,
+                   legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"))
+
+
+def elbo_terms(labels: list[str], prob, loss, exact: float) -> go.Figure:
+    """Each order's contribution P(pi) * AR loss(pi), stacked: the stack's height is the exact NELBO."""
+    prob, loss = np.asarray(prob, float), np.asarray(loss, float)
+    fig = go.Figure([go.Bar(x=["sum over orders"], y=[p * l], name=lab,
+                            hovertemplate=f"{lab}: P={p:.3f} × loss {l:.3f} = {p * l:.3f}<extra></extra>")
+                     for lab, p, l in zip(labels, prob, loss)])
+    fig.add_hline(y=exact, line_dash="dash", line_color="#dc2626", annotation_text=f"exact_nelbo = {exact:.4f}",
+                  annotation_position="top left")
+    return _layout(fig, "NELBO = Σ over orders of P(pi) × AR loss(pi)", y="nats", barmode="stack",
+                   height=360, showlegend=False)
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+_PALETTE = ["#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3", "#FF6692", "#B6E880"]
+
+
+def _colour(i: int) -> str:
+    return _PALETTE[i % len(_PALETTE)]
+
+
+def _layout(fig: go.Figure, title: str, x: str = "", y: str = "", **kw) -> go.Figure:
+    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=kw.pop("height", HEIGHT),
+                      margin=dict(l=10, r=10, t=50 if title else 10, b=10), **kw)
+    return fig

@@ -1,0 +1,310 @@
+"""Lesson page: a guided classroom walk from per-position masking to learned decoding orders.
+
+Five steps on a 4-position example drawn from a small task: (1) forward masking with per-position
+schedules, (2) masking times -> decoding order, (3) the Plackett–Luce formula against sampling,
+(4) "NELBO = average autoregressive loss over orders" checked live by enumerating every order,
+(5) a one-click jump to a short training run. A presenter mode enlarges the type and collapses the
+controls; task, seed and policy live in the URL so a teacher can share a link.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+import torch
+import torch.nn.functional as F
+
+from app import common, figures
+from app import figures_orders as fo
+from core import data, elbo, orders
+from core.schedules import make_schedule
+
+LESSON_TASKS = {"pairs": {"n": 2}, "addition": {"digits": 1}, "parity": {"n": 2}}
+POLICIES = ("learned", "random", "left_to_right")
+STEPS = ("1 · Forward masking", "2 · Times → order", "3 · Plackett–Luce", "4 · ELBO = mean AR loss",
+         "5 · Train one")
+W_CHOICES = (0.01, 0.03, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0, 30.0, 100.0)
+CHAIN = (100.0, 10.0, 1.0, 0.1, 0.01)  # left_to_right preset: ratio 10 between neighbours
+N_ORDER_DRAWS = 20000
+N_MC = 20000
+TRAIN_STEPS = 300
+PRESENTER_CSS = """
+<style>
+html, body, [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.45rem; }
+h1 { font-size: 3.2rem !important; } h2 { font-size: 2.5rem !important; } h3 { font-size: 2rem !important; }
+[data-testid="stMetricValue"] { font-size: 2.6rem; }
+[data-testid="stSidebar"], [data-testid="stHeader"], [data-testid="stToolbar"] { display: none; }
+</style>
+"""
+
+
+# --- the example: data, exponents, a fixed random denoiser --------------------------------------------
+
+
+class RandomDenoiser:
+    """A fixed random time-agnostic denoiser for tiny examples: ``logits = one_hot(z) @ W`` (seeded)."""
+
+    def __init__(self, num_positions: int, vocab_size: int, seed: int, scale: float = 1.5):
+        g = torch.Generator().manual_seed(seed)
+        self.L, self.vocab_size, self.mask_id = num_positions, vocab_size, vocab_size
+        self.W = torch.randn(num_positions * (vocab_size + 1), num_positions * vocab_size, generator=g) * scale
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        onehot = F.one_hot(z, self.vocab_size + 1).float().flatten(1)  # [B, L * (V + 1)]
+        return (onehot @ self.W).view(-1, self.L, self.vocab_size)  # [B, L, V]
+
+
+def example(task: str, seed: int) -> tuple[data.DataMeta, torch.Tensor]:
+    """The task's 4-position version and one sequence ``x: [1, L]`` of it."""
+    ds = data.make_task(task, seed=seed, num_train=8, num_heldout=0, **LESSON_TASKS[task])
+    return ds.meta, ds.train[:1]
+
+
+def preset_exponents(meta: data.DataMeta, policy: str) -> list[float]:
+    """Slider presets: ``learned`` favours the task's earlier reference groups, ``random`` is one shared
+    schedule (all equal), ``left_to_right`` approximates a chain with ratio-10 steps."""
+    L = meta.length
+    if policy == "random":
+        return [1.0] * L
+    if policy == "left_to_right":
+        return [CHAIN[min(l, len(CHAIN) - 1)] for l in range(L)]
+    group_of = {p: g for g, group in enumerate(meta.reference_groups or [list(range(L))]) for p in group}
+    return [3.0 if group_of[l] == 0 else 0.5 for l in range(L)]
+
+
+def masking_times(w: torch.Tensor, seed: int, draw: int) -> torch.Tensor:
+    """A fixed draw ``u`` of uniforms turned into masking times ``tau_l = u_l^{1/w_l}`` (DESIGN.md §2)."""
+    g = torch.Generator().manual_seed(seed * 1000 + draw)
+    u = torch.rand(w.numel(), generator=g).clamp(1e-6, 1 - 1e-6)
+    return u ** (1.0 / w)
+
+
+def order_label(order, names: list[str]) -> str:
+    return " → ".join(names[int(p)] for p in order)
+
+
+def order_frequencies(w: torch.Tensor, seed: int, n: int = N_ORDER_DRAWS) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every order ``[P, L]`` with its empirical frequency ``[P]`` over ``n`` Plackett–Luce draws."""
+    L = w.numel()
+    every = orders.all_orders(L)
+    drawn = orders.sample_orders(w, n, torch.Generator().manual_seed(seed))
+    code = lambda o: (o * L ** torch.arange(L - 1, -1, -1)).sum(-1)  # noqa: E731  base-L id of an order
+    counts = torch.bincount(code(drawn), minlength=L**L)[code(every)]
+    return every, counts.double() / n
+
+
+def enumerate_elbo(denoiser, x: torch.Tensor, w: torch.Tensor) -> pd.DataFrame:
+    """One row per order: P(pi) (Plackett–Luce) and the AR loss along it, most likely orders first."""
+    every = orders.all_orders(x.shape[1])
+    prob = orders.order_log_prob(w.double(), every).exp()
+    loss = elbo.order_nll(denoiser, x.expand(len(every), -1), every)
+    frame = pd.DataFrame({"order": [o.tolist() for o in every], "P(pi)": prob.numpy(),
+                          "AR loss (nats)": loss.double().numpy()})
+    frame["P × loss"] = frame["P(pi)"] * frame["AR loss (nats)"]
+    return frame.sort_values("P(pi)", ascending=False, ignore_index=True)
+
+
+def elbo_check(denoiser, x: torch.Tensor, w: torch.Tensor, seed: int, n: int = N_MC) -> dict:
+    """The enumerated sum, ``exact_nelbo`` and a Monte Carlo ``nelbo`` with its standard error."""
+    schedule = make_schedule("learned", x.shape[1], init=w.float())
+    table = enumerate_elbo(denoiser, x, w)
+    with torch.no_grad():
+        exact = float(elbo.exact_nelbo(denoiser, x, schedule)[0])
+        mc = elbo.nelbo(denoiser, x.expand(n, -1), schedule, torch.Generator().manual_seed(seed))
+    return {"table": table, "sum": float(table["P × loss"].sum()), "exact": exact,
+            "mc": float(mc.mean()), "mc_se": float(mc.std() / math.sqrt(n))}
+
+
+# --- URL and presenter mode ----------------------------------------------------------------------------
+
+
+def read_url() -> None:
+    """Preset task / seed / policy / presenter from the URL once per session."""
+    if st.session_state.get("lesson_url_read"):
+        return
+    presets = {"lesson_task": common.query_choice("task", LESSON_TASKS),
+               "lesson_policy": common.query_choice("policy", POLICIES),
+               "lesson_seed": common.query_int("seed"),
+               "lesson_presenter": True if common.query_choice("presenter", ("1", "true")) else None}
+    for key, value in presets.items():
+        if value is not None:
+            st.session_state[key] = value
+    st.session_state["lesson_url_read"] = True
+
+
+def write_url(task: str, seed: int, policy: str, presenter: bool) -> None:
+    wanted = {"task": task, "seed": str(seed), "policy": policy}
+    if presenter:
+        wanted["presenter"] = "1"
+    for key, value in wanted.items():
+        if st.query_params.get(key) != value:
+            st.query_params[key] = value
+    if not presenter and "presenter" in st.query_params:
+        del st.query_params["presenter"]
+
+
+def settings() -> tuple[str, int, str, bool]:
+    """Presenter toggle, task, seed and policy (controls collapse in presenter mode)."""
+    presenter = st.toggle("Presenter mode", key="lesson_presenter",
+                          help="Large type for a projector; the sidebar and settings are tucked away. "
+                               "Toggle off to get them back.")
+    if presenter:
+        st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
+    with st.expander("Lesson settings (task, seed, policy)", expanded=not presenter):
+        c1, c2, c3 = st.columns(3)
+        task = c1.selectbox("Task", list(LESSON_TASKS), key="lesson_task",
+                            help="Which toy task the 4-position example comes from; it is also the task "
+                                 "trained in step 5.")
+        seed = common.seed_widget("lesson_seed", container=c2)
+        policy = c3.selectbox("Policy", POLICIES, key="lesson_policy",
+                              help="Preset for the exponents below: learned = earlier reference groups get "
+                                   "larger w; random = one shared schedule (all w equal, every order equally "
+                                   "likely); left_to_right = a chain, which needs very unequal w.")
+    write_url(task, int(seed), policy, presenter)
+    return task, int(seed), policy, presenter
+
+
+def exponent_sliders(meta: data.DataMeta, policy: str, presenter: bool) -> torch.Tensor:
+    """One slider per position; reset to the policy's preset when task or policy changes."""
+    names = meta.position_names
+    if st.session_state.get("lesson_preset_for") != (meta.name, policy):
+        for l, w in enumerate(preset_exponents(meta, policy)):
+            st.session_state[f"lesson_w_{l}"] = w
+        st.session_state["lesson_preset_for"] = (meta.name, policy)
+    with st.expander("Exponents w_l (alpha_l(t) = 1 - t^w_l)", expanded=not presenter):
+        cols = st.columns(len(names))
+        w = [col.select_slider(f"w for {name}", W_CHOICES, key=f"lesson_w_{l}",
+                               help=f"Exponent of position {name}: larger w = masked later in the forward "
+                                    "process = revealed earlier in generation.")
+             for l, (col, name) in enumerate(zip(cols, names))]
+    return torch.tensor(w, dtype=torch.float64)
+
+
+# --- the five steps ------------------------------------------------------------------------------------
+
+
+def step_forward(meta, x, w, tau) -> None:
+    st.markdown("Each position **l** is masked at its own random time **tau_l**, with "
+                "P(tau_l ≤ t) = 1 − alpha_l(t) = t^w_l. Press ▶ to run time forward from clean data "
+                "(t = 0) to all masked (t = 1). Move a slider and watch that position's time move.")
+    tokens = [fo.cell_text(v) for v in data.decode_samples(meta, x)[0]]
+    left, right = st.columns([3, 2])
+    left.plotly_chart(fo.forward_masking_animation(tau.tolist(), meta.position_names, tokens),
+                      width="stretch", key="lesson_forward")
+    right.plotly_chart(figures.alpha_curves(w.tolist(), meta.position_names), width="stretch",
+                       key="lesson_alpha")
+
+
+def draw_button() -> None:
+    if st.button("🎲 Draw new masking times", key="lesson_redraw",
+                 help="Draw fresh uniforms u_l; the masking times are tau_l = u_l^(1/w_l)."):
+        st.session_state["lesson_draw"] = st.session_state.get("lesson_draw", 0) + 1
+
+
+def step_order(meta, tau) -> None:
+    st.markdown("Generation runs time **backwards**, from t = 1 to 0, so the position with the **largest** "
+                "masking time is revealed first. Sorting the times gives the decoding order.")
+    draw_button()
+    names = meta.position_names
+    order = torch.argsort(-tau)
+    left, right = st.columns([3, 2])
+    left.plotly_chart(fo.times_to_order(tau.tolist(), names), width="stretch", key="lesson_sort")
+    right.dataframe(pd.DataFrame({"decode step": range(1, len(names) + 1),
+                                  "position": [names[i] for i in order],
+                                  "tau": [round(float(tau[i]), 4) for i in order]}),
+                    hide_index=True, width="stretch")
+    right.markdown(f"**Order:** {order_label(order, names)}")
+
+
+def step_plackett_luce(meta, w, tau, seed) -> None:
+    names = meta.position_names
+    order = torch.argsort(-tau)
+    st.markdown("Because −log tau_l is exponential with rate w_l, the order is **Plackett–Luce**: pick the "
+                "first position with probability proportional to w, then the next among the rest, and so on.")
+    draw_button()
+    st.latex(pl_formula(w, order, names))
+    p = float(orders.order_log_prob(w, order).exp())
+    every, freq = order_frequencies(w, seed)
+    prob = orders.order_log_prob(w, every).exp()
+    index = int((every == order).all(1).nonzero()[0, 0])
+    c1, c2 = st.columns(2)
+    c1.metric(f"P(pi) for {order_label(order, names)}", f"{p:.4f}", help="order_log_prob(w, pi).exp()")
+    c2.metric(f"frequency over {N_ORDER_DRAWS:,} draws", f"{float(freq[index]):.4f}",
+              help="How often sample_orders(w, n) produced this exact order.")
+    top = torch.argsort(-prob)[:12]
+    labels = [order_label(every[i], names) for i in top]
+    st.plotly_chart(fo.order_frequency_bars(labels, prob[top].tolist(), freq[top].tolist(),
+                                            order_label(order, names)),
+                    width="stretch", key="lesson_pl")
+
+
+def pl_formula(w: torch.Tensor, order: torch.Tensor, names: list[str]) -> str:
+    """LaTeX of P(pi) = prod_k w_{pi_k} / sum_{j >= k} w_{pi_j} with the numbers filled in."""
+    ws = [float(w[i]) for i in order]
+    factors = [rf"\frac{{{ws[k]:.3g}}}{{{sum(ws[k:]):.3g}}}" for k in range(len(ws))]
+    value = math.prod(ws[k] / sum(ws[k:]) for k in range(len(ws)))
+    return (r"P(\pi) = \prod_k \frac{w_{\pi_k}}{\sum_{j \ge k} w_{\pi_j}} = " + r" \cdot ".join(factors)
+            + f" = {value:.4f}")
+
+
+def step_elbo(meta, x, w, seed) -> None:
+    st.markdown("With a time-agnostic denoiser, the NELBO equals the **autoregressive loss averaged over "
+                "orders** drawn from Plackett–Luce. Here a fixed random denoiser scores the sequence "
+                f"**{data.format_sample(meta, x[0])}** along every one of the {math.factorial(meta.length)} "
+                "orders.")
+    denoiser = RandomDenoiser(meta.length, meta.vocab_size, seed)
+    check = elbo_check(denoiser, x, w, seed)
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Σ P(pi) × AR loss", f"{check['sum']:.4f}", help="Weighted sum of the table below.")
+    c2.metric("exact_nelbo", f"{check['exact']:.4f}", help="core.elbo.exact_nelbo: the oracle, same sum "
+                                                           "computed over revealed subsets.")
+    z = (check["mc"] - check["exact"]) / max(check["mc_se"], 1e-12)
+    c3.metric(f"Monte Carlo nelbo ({N_MC:,} draws)", f"{check['mc']:.3f} ± {check['mc_se']:.3f}",
+              delta=f"{z:+.1f} s.e. from exact", delta_color="off",
+              help="core.elbo.nelbo: the continuous-time estimator (random t, random masks), with its "
+                   "standard error. Within a few s.e. of the exact value = the identity holds.")
+    table = check["table"].assign(order=lambda f: [order_label(o, meta.position_names) for o in f["order"]])
+    left, right = st.columns([3, 2])
+    left.dataframe(table, hide_index=True, width="stretch",
+                   column_config={c: st.column_config.NumberColumn(format="%.4f") for c in table.columns[1:]})
+    right.plotly_chart(fo.elbo_terms(table["order"].tolist(), table["P(pi)"], table["AR loss (nats)"],
+                                     check["exact"]), width="stretch", key="lesson_terms")
+
+
+def step_train(task: str, seed: int, policy: str) -> None:
+    schedule = "linear" if policy == "random" else "learned"
+    st.markdown(f"Now let a real model learn the exponents: train on **{task}** (full size) for "
+                f"{TRAIN_STEPS} steps with the **{schedule}** schedule and watch each position's "
+                "unmasking time move.")
+    if st.button(f"🚀 Train on {task} ({TRAIN_STEPS} steps)", type="primary", key="lesson_train",
+                 help="Opens the Train page with this task and seed and starts a short run."):
+        st.session_state["train_preset"] = {"task": task, "steps": TRAIN_STEPS, "seed": seed,
+                                            "schedule": schedule, "autostart": True}
+        st.switch_page("page_train.py")
+
+
+def main() -> None:
+    read_url()
+    st.title("Lesson: how a masked diffusion model learns an order")
+    task, seed, policy, presenter = settings()
+    meta, x = example(task, seed)
+    w = exponent_sliders(meta, policy, presenter)
+    tau = masking_times(w, seed, st.session_state.get("lesson_draw", 0))
+    step = st.radio("Lesson step", STEPS, horizontal=True, key="lesson_step",
+                    help="Walk through the lesson one idea at a time.")
+    st.header(step)
+    if step == STEPS[0]:
+        step_forward(meta, x, w, tau)
+    elif step == STEPS[1]:
+        step_order(meta, tau)
+    elif step == STEPS[2]:
+        step_plackett_luce(meta, w, tau, seed)
+    elif step == STEPS[3]:
+        step_elbo(meta, x, w, seed)
+    else:
+        step_train(task, seed, policy)
+
+
+main()
