@@ -57,6 +57,11 @@ def _layout(fig: go.Figure, title: str, x: str, y: str, **kw) -> go.Figure:
     return fig
 
 
+def tall(L: int) -> int:
+    """Figure height for one row per position: ``HEIGHT`` up to ~20 positions, then growing, capped."""
+    return int(min(900, max(HEIGHT, 12 * L + 100)))
+
+
 def _empty(title: str, message: str) -> go.Figure:
     fig = go.Figure()
     fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
@@ -93,7 +98,7 @@ def precedence_heatmap(P, names: list[str] | None = None) -> go.Figure:
                                colorbar=dict(title="P(i first)"),
                                hovertemplate="P(%{y} before %{x}) = %{z:.3f}<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, "Precedence: P(row decoded before column)", "column j", "row i")
+    return _layout(fig, "Precedence: P(row decoded before column)", "column j", "row i", height=tall(len(names)))
 
 
 def exponent_bars(exponents: list[float], names: list[str] | None = None) -> go.Figure:
@@ -147,7 +152,7 @@ def rank_heatmap(history: list[dict], names: list[str] | None = None, color: str
         hovertemplate=f"step %{{x}}<br>%{{y}}: {label} %{{z:.2f}}<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
     title = "Expected decode step of each position" if color == "rank" else "Median masking time of each position"
-    return _layout(fig, f"{title} over training", "training step", "position")
+    return _layout(fig, f"{title} over training", "training step", "position", height=tall(L))
 
 
 def nelbo_curves(runs: dict[str, list[dict]]) -> go.Figure:

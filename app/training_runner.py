@@ -1,0 +1,192 @@
+"""A live training run for one browser session: a Trainer (and optionally a linear baseline) advanced by
+time budgets, with pause / resume / stop / single steps, progress and a zipped checkpoint.
+
+Pure Python (no streamlit), so it is tested directly. The Train page keeps one :class:`TrainingRun` per run
+in ``st.session_state`` and calls :meth:`TrainingRun.advance` about once a second; between calls nothing
+runs, so the page never blocks. Both trainers pull from ``Trainer.events()``, one event at a time in turn,
+so they stay at the same step and share the same settings (the baseline differs only in its schedule).
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from core import data
+from core.checkpoint import HUB_FILES
+from core.train import StepEvent, TrainConfig, Trainer
+
+STATES = ("ready", "running", "paused", "stopped", "done")
+MAX_CSV_BYTES = 50 << 20
+
+
+@dataclass
+class Progress:
+    step: int
+    total: int
+    elapsed: float  # seconds spent training (wall time inside advance / step_once)
+    remaining: float | None  # estimate from the pace so far; None before the first step
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.step / self.total) if self.total else 1.0
+
+
+class TrainingRun:
+    """One run: ``trainer`` (the chosen schedule) and ``baseline`` (linear, same settings) or None."""
+
+    def __init__(self, config: TrainConfig, dataset: data.Dataset | None = None, baseline: bool = False,
+                 label: str = "run"):
+        self.label = label
+        self.trainer = Trainer(config, dataset)
+        self.baseline = None
+        if baseline and config.schedule != "linear":
+            self.baseline = Trainer(replace(config, schedule="linear"), self.trainer.dataset)
+        self._events = {id(t): t.events() for t in self.trainers}
+        self._finished: set[int] = set()
+        self.state = "ready"
+        self.elapsed = 0.0
+
+    # --- what the page reads ----------------------------------------------------------------------
+    @property
+    def trainers(self) -> list[Trainer]:
+        return [self.trainer] + ([self.baseline] if self.baseline is not None else [])
+
+    @property
+    def config(self) -> TrainConfig:
+        return self.trainer.config
+
+    @property
+    def meta(self) -> data.DataMeta:
+        return self.trainer.meta
+
+    @property
+    def active(self) -> bool:
+        return self.state == "running"
+
+    def histories(self) -> dict[str, list[dict]]:
+        """Snapshot histories by curve label: the run's schedule, plus ``linear baseline`` if present."""
+        runs = {self.config.schedule: self.trainer.history}
+        if self.baseline is not None:
+            runs["linear baseline"] = self.baseline.history
+        return runs
+
+    def exponents(self) -> list[float]:
+        """The current exponents of the run's schedule (live, between evaluations too)."""
+        schedule = self.trainer.schedule
+        if not hasattr(schedule, "exponents"):
+            return [1.0] * self.meta.length
+        return [float(v) for v in schedule.exponents.detach().cpu()]
+
+    def progress(self) -> Progress:
+        step, total = self.trainer.step_count, self.config.steps
+        remaining = self.elapsed / step * (total - step) if step else None
+        return Progress(step, total, self.elapsed, remaining)
+
+    # --- controls ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.state in ("ready", "paused"):
+            self.state = "running"
+
+    resume = start
+
+    def pause(self) -> None:
+        if self.state == "running":
+            self.state = "paused"
+
+    def stop(self) -> None:
+        """End the run early; its latest state stays available to view and save."""
+        if self.state not in ("done",):
+            self.state = "stopped"
+
+    def advance(self, budget_s: float) -> int:
+        """Pull training events for about ``budget_s`` seconds while running; returns steps taken."""
+        if self.state != "running":
+            return 0
+        start, steps = time.perf_counter(), 0
+        while time.perf_counter() - start < budget_s and self.state == "running":
+            steps += self._pull_round()
+        self.elapsed += time.perf_counter() - start
+        return steps
+
+    def step_once(self) -> int:
+        """One optimizer step of every trainer (after the step-0 evaluation if it has not happened)."""
+        if self.state in ("stopped", "done"):
+            return 0
+        start, steps = time.perf_counter(), 0
+        for trainer in self.trainers:
+            steps += self._pull_until_step(trainer)
+        self._check_done()
+        self.elapsed += time.perf_counter() - start
+        if self.state == "ready":
+            self.state = "paused"
+        return steps
+
+    # --- results ----------------------------------------------------------------------------------
+    def checkpoint_zip(self, which: str = "trainer") -> bytes:
+        """A zip of ``config.json`` + ``model.safetensors`` + ``metrics.json`` for the run or its baseline."""
+        trainer = self.trainer if which == "trainer" else self.baseline
+        if trainer is None:
+            raise ValueError("this run has no linear baseline")
+        with tempfile.TemporaryDirectory() as tmp:
+            trainer.save(tmp)
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+                for name in HUB_FILES:
+                    if (Path(tmp) / name).exists():
+                        zf.write(Path(tmp) / name, arcname=name)
+        return buffer.getvalue()
+
+    # --- internals --------------------------------------------------------------------------------
+    def _pull_round(self) -> int:
+        """One event from each unfinished trainer; returns the number of optimizer steps taken."""
+        steps = 0
+        for trainer in self.trainers:
+            event = self._next(trainer)
+            steps += isinstance(event, StepEvent)
+        self._check_done()
+        return steps
+
+    def _pull_until_step(self, trainer: Trainer) -> int:
+        while (event := self._next(trainer)) is not None:
+            if isinstance(event, StepEvent):
+                return 1
+        return 0
+
+    def _next(self, trainer: Trainer):
+        if id(trainer) in self._finished:
+            return None
+        try:
+            return next(self._events[id(trainer)])
+        except StopIteration:
+            self._finished.add(id(trainer))
+            return None
+
+    def _check_done(self) -> None:
+        if len(self._finished) == len(self.trainers):
+            self.state = "done"
+
+
+# --- data ---------------------------------------------------------------------------------------------
+
+
+def dataset_from_csv(raw: bytes, filename: str, seed: int = 0) -> data.Dataset:
+    """Encode an uploaded CSV as a table dataset; ValueError names the problem (size, parse, columns)."""
+    if len(raw) > MAX_CSV_BYTES:
+        raise ValueError(f"{filename} is {len(raw) / 2**20:.1f} MB; at most {MAX_CSV_BYTES >> 20} MB")
+    if not raw.strip():
+        raise ValueError(f"{filename} is empty")
+    name = Path(filename).stem or "table"
+    try:
+        return data.table_from_csv(io.BytesIO(raw), name=name, seed=seed)
+    except ValueError as e:
+        raise ValueError(f"{filename}: {e}") from None
+
+
+def run_label(config: TrainConfig, index: int) -> str:
+    """A short label such as ``#2 pairs learned seed 0 (400 steps)``."""
+    return f"#{index} {config.task} {config.schedule} seed {config.seed} ({config.steps} steps)"
