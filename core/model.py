@@ -41,14 +41,26 @@ class ModelConfig:
     def mask_id(self) -> int:
         return self.vocab_size
 
+    def state_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Name -> shape of every tensor in ``Denoiser(self).state_dict()``, computed without building it.
+
+        Lets a checkpoint loader compare a file's tensors with the model before allocating anything;
+        a test keeps it in step with :class:`Denoiser`.
+        """
+        d, V = self.d_model, self.vocab_size
+        shapes = {"tok_emb.weight": (V + 1, d), "pos_emb.weight": (self.length, d)}
+        block = {"ln_1.weight": (d,), "ln_1.bias": (d,), "attn.qkv.weight": (3 * d, d), "attn.qkv.bias": (3 * d,),
+                 "attn.proj.weight": (d, d), "attn.proj.bias": (d,), "ln_2.weight": (d,), "ln_2.bias": (d,),
+                 "mlp.0.weight": (4 * d, d), "mlp.0.bias": (4 * d,), "mlp.2.weight": (d, 4 * d),
+                 "mlp.2.bias": (d,)}
+        for i in range(self.n_layers):
+            shapes.update({f"blocks.{i}.{k}": v for k, v in block.items()})
+        shapes.update({"ln_f.weight": (d,), "ln_f.bias": (d,), "head.weight": (V, d), "head.bias": (V,)})
+        return shapes
+
     def num_params(self) -> int:
         """Exact parameter count of :class:`Denoiser` built from this config (no tensors allocated)."""
-        d, V, L = self.d_model, self.vocab_size, self.length
-        layer_norm = 2 * d
-        attention = (d * 3 * d + 3 * d) + (d * d + d)
-        mlp = (d * 4 * d + 4 * d) + (4 * d * d + d)
-        block = 2 * layer_norm + attention + mlp
-        return (V + 1) * d + L * d + self.n_layers * block + layer_norm + (d * V + V)
+        return sum(math.prod(shape) for shape in self.state_shapes().values())
 
     def validate(self) -> "ModelConfig":
         """Raise ValueError naming the first field that is out of bounds; return self."""

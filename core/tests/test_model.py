@@ -87,8 +87,11 @@ def test_gradients_reach_every_parameter():
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
 
 
-def test_num_params_is_exact():
+def test_state_shapes_and_num_params_match_the_built_model():
     for cfg in [ModelConfig(CATS), ModelConfig([3] * 10, d_model=48, n_layers=3, n_heads=6)]:
+        state = Denoiser(cfg).state_dict()
+        assert cfg.state_shapes() == {k: tuple(v.shape) for k, v in state.items()}
+        assert all(v.dtype == torch.float32 for v in state.values())
         assert cfg.num_params() == sum(p.numel() for p in Denoiser(cfg).parameters())
 
 
