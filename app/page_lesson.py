@@ -307,4 +307,5 @@ def main() -> None:
         step_train(task, seed, policy)
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,248 @@
+"""Inspect page: open a checkpoint (shipped, uploaded, or from the Hugging Face Hub) and show the order
+its schedule learned: exponents, most likely order, expected rank with spread, precedence, entropy against
+the uniform maximum, alpha_l(t) curves, and agreement with the task's reference order and groups.
+
+Uploads are untrusted: only ``core.checkpoint.load_from_bytes`` reads them (no unpickling, bounds checked
+first). A bad file shows the loader's message and the checkpoint already on display stays.
+Helpers here are importable (``from app import page_inspect``) without drawing the page.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+
+import streamlit as st
+import torch
+
+from app import common, figures
+from app import figures_orders as fo
+from core import checkpoint
+from core.orders import (
+    expected_rank,
+    group_precedence,
+    kendall_tau,
+    max_order_entropy,
+    most_likely_order,
+    order_entropy,
+    precedence_matrix,
+    rank_std,
+)
+
+SOURCES = ("Shipped", "Upload", "Hugging Face Hub")
+HUB_TIMEOUT_S = 30.0
+MAX_ORDER_SHOWN = 32
+STATE = "inspect_current"  # {"label": str, "ckpt": Checkpoint, "stats": dict}
+
+
+# --- loading -------------------------------------------------------------------------------------------
+
+
+def split_upload(files) -> tuple[bytes, bytes]:
+    """``(config.json bytes, weights bytes)`` from two uploaded files; ValueError naming what is wrong."""
+    files = list(files or [])
+    if len(files) != 2:
+        raise ValueError(f"upload exactly two files, {checkpoint.CONFIG_NAME} and "
+                         f"{checkpoint.WEIGHTS_NAME} (got {len(files)})")
+    configs = [f for f in files if f.name.lower().endswith(".json")]
+    if len(configs) != 1:
+        raise ValueError(f"one of the two files must be {checkpoint.CONFIG_NAME} (a .json file); got "
+                         f"{', '.join(f.name for f in files)}")
+    weights = next(f for f in files if f is not configs[0])
+    return configs[0].getvalue(), weights.getvalue()
+
+
+def upload_key(config: bytes, weights: bytes) -> str:
+    return "upload:" + hashlib.sha256(config + b"\0" + weights).hexdigest()[:16]
+
+
+def load_upload(files) -> tuple[str, checkpoint.Checkpoint]:
+    """``(key, checkpoint)`` from uploaded files (ValueError with the loader's message if bad)."""
+    config, weights = split_upload(files)
+    return upload_key(config, weights), checkpoint.load_from_bytes(config, weights)
+
+
+def load_hub(repo_id: str, timeout: float = HUB_TIMEOUT_S) -> checkpoint.Checkpoint:
+    """A checkpoint from the Hugging Face Hub, giving up after ``timeout`` seconds (never hangs the page)."""
+    repo_id = repo_id.strip()
+    if not repo_id:
+        raise ValueError("enter a Hugging Face Hub repo id such as owner/name")
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        return pool.submit(checkpoint.load, repo_id).result(timeout=timeout)
+    except concurrent.futures.TimeoutError:
+        raise ValueError(f"the Hugging Face Hub did not answer within {timeout:.0f} s (offline?)") from None
+    finally:
+        pool.shutdown(wait=False)
+
+
+# --- order statistics ----------------------------------------------------------------------------------
+
+
+def scores_of(schedule, L: int) -> tuple[torch.Tensor, bool]:
+    """Plackett–Luce scores of a schedule (``w`` for polynomial ones) and whether they are learned
+    per position; shared schedules (linear, cosine) give equal scores = uniform orders."""
+    if hasattr(schedule, "exponents"):
+        w = schedule.exponents.detach().double().cpu()
+        return w, not torch.allclose(w, w[0].expand_as(w))
+    return torch.ones(L, dtype=torch.float64), False
+
+
+def order_stats(ckpt: checkpoint.Checkpoint, seed: int = 0) -> dict:
+    """Everything the page shows about the order distribution, computed once per checkpoint."""
+    meta = ckpt.meta
+    w, learned = scores_of(ckpt.schedule, meta.length)
+    entropy = order_entropy(w, generator=torch.Generator().manual_seed(seed))
+    stats = {"w": w.tolist(), "learned": learned, "names": meta.position_names,
+             "mode": most_likely_order(w).tolist(), "rank": expected_rank(w).tolist(),
+             "rank_std": rank_std(w).tolist(), "precedence": precedence_matrix(w).tolist(),
+             "entropy": entropy.value, "entropy_se": entropy.stderr,
+             "max_entropy": max_order_entropy(meta.length), "kendall_tau": None, "group_precedence": None}
+    if meta.reference_order is not None and meta.length >= 2:
+        stats["kendall_tau"] = kendall_tau(stats["mode"], meta.reference_order)
+    if meta.reference_groups is not None and len(meta.reference_groups) >= 2:
+        stats["group_precedence"] = group_precedence(precedence_matrix(w), meta.reference_groups)
+    return stats
+
+
+def set_current(label: str, ckpt: checkpoint.Checkpoint) -> None:
+    st.session_state[STATE] = {"label": label, "ckpt": ckpt, "stats": order_stats(ckpt)}
+
+
+def order_text(order: list[int], names: list[str], limit: int = MAX_ORDER_SHOWN) -> str:
+    shown = " → ".join(names[i] for i in order[:limit])
+    return shown + (f" → … ({len(order) - limit} more)" if len(order) > limit else "")
+
+
+# --- widgets -------------------------------------------------------------------------------------------
+
+
+def source_controls() -> None:
+    """Source picker; a successful load replaces the current checkpoint, a failure shows why."""
+    source = st.radio("Checkpoint source", SOURCES, horizontal=True, key="inspect_source",
+                      help="A checkpoint shipped in pretrained/, two files you upload, or a public Hugging "
+                           "Face Hub repository (needs a network).")
+    if source == "Shipped":
+        shipped_controls()
+    elif source == "Upload":
+        upload_controls()
+    else:
+        hub_controls()
+
+
+def shipped_controls() -> None:
+    names = common.list_pretrained()
+    if not names:
+        st.info("No shipped checkpoints found in pretrained/. Upload one, or train one on the Train page.")
+        return
+    name = st.selectbox("Shipped checkpoint", names, key="inspect_shipped",
+                        help="Small checkpoints made by the project's own training command.")
+    label = f"shipped: {name}"
+    if st.session_state.get(STATE, {}).get("label") != label:
+        try:
+            set_current(label, common.load_pretrained(name))
+        except ValueError as e:
+            st.error(f"Could not load {name}: {e}")
+
+
+def upload_controls() -> None:
+    files = st.file_uploader(
+        f"Upload {checkpoint.CONFIG_NAME} and {checkpoint.WEIGHTS_NAME} (both files)", accept_multiple_files=True,
+        key="inspect_upload",
+        help="The two files of a saved checkpoint. Only safetensors weights are read; pickles (torch.save "
+             "files) are refused, and the config is checked against size bounds before anything is built.")
+    if not files:
+        return
+    try:
+        config, weights = split_upload(files)
+    except ValueError as e:
+        st.warning(str(e))
+        return
+    key = upload_key(config, weights)
+    seen = st.session_state.setdefault("inspect_uploads", {})  # key -> error text ("" = loaded)
+    if key not in seen:
+        try:
+            set_current(key, checkpoint.load_from_bytes(config, weights))
+            seen[key] = ""
+        except ValueError as e:
+            seen[key] = str(e)
+    if seen[key]:
+        st.error(f"This upload cannot be used: {seen[key]}")
+
+
+def hub_controls() -> None:
+    with st.form("inspect_hub_form", border=False):
+        repo_id = st.text_input("Hugging Face Hub repo id", key="inspect_repo", placeholder="owner/name",
+                                help="A public repository holding config.json and model.safetensors. Needs a "
+                                     "network connection; offline, this says so.")
+        go = st.form_submit_button("Load from the Hub", help="Download (or reuse the local cache) and open it.")
+    if go:
+        with st.spinner(f"Contacting the Hugging Face Hub for {repo_id}…"):
+            try:
+                set_current(f"hub: {repo_id.strip()}", load_hub(repo_id))
+            except ValueError as e:
+                st.session_state["inspect_hub_error"] = str(e)
+            else:
+                st.session_state.pop("inspect_hub_error", None)
+    if st.session_state.get("inspect_hub_error"):
+        st.error(f"Could not load from the Hub: {st.session_state['inspect_hub_error']}")
+
+
+# --- display -------------------------------------------------------------------------------------------
+
+
+def show_summary(label: str, ckpt: checkpoint.Checkpoint, stats: dict) -> None:
+    meta, train = ckpt.meta, ckpt.config or {}
+    schedule = train.get("schedule") or type(ckpt.schedule).__name__
+    st.subheader(f"{meta.name} · {meta.length} positions · schedule {schedule}")
+    st.caption(f"{label} · {sum(p.numel() for p in ckpt.model.parameters()):,} parameters"
+               + (f" · trained {ckpt.metrics.get('steps')} steps" if ckpt.metrics else ""))
+    cols = st.columns(4)
+    cols[0].metric("order entropy", f"{stats['entropy']:.2f} nats",
+                   help="Entropy of the decoding-order distribution; the uniform maximum is log L!.")
+    cols[1].metric("uniform maximum log L!", f"{stats['max_entropy']:.2f} nats",
+                   help="What one shared schedule gives: every order equally likely.")
+    tau, gp = stats["kendall_tau"], stats["group_precedence"]
+    cols[2].metric("Kendall tau to reference", "n/a" if tau is None else f"{tau:+.2f}",
+                   help="Rank correlation of the most likely order with the task's reference order "
+                        "(+1 identical, 0 unrelated, -1 reversed). n/a when the task has none.")
+    cols[3].metric("group precedence", "n/a" if gp is None else f"{gp:.2f}",
+                   help="Mean P(i before j) over pairs with i in an earlier reference group than j "
+                        "(0.5 = random, 1 = groups always in the reference order).")
+    if not stats["learned"]:
+        st.info("This schedule is shared by every position, so every decoding order is equally likely.")
+    st.markdown(f"**Most likely order:** {order_text(stats['mode'], stats['names'])}")
+
+
+def show_plots(ckpt: checkpoint.Checkpoint, stats: dict) -> None:
+    meta, names, w = ckpt.meta, stats["names"], stats["w"]
+    tabs = st.tabs(["Exponents", "Decode step", "Precedence", "Entropy", "alpha_l(t)"])
+    tabs[0].plotly_chart(figures.exponent_bars(w, names), width="stretch", key="inspect_exponents")
+    tabs[1].plotly_chart(fo.rank_spread(stats["rank"], stats["rank_std"], names, meta.reference_order),
+                         width="stretch", key="inspect_rank")
+    if meta.shape is not None:
+        tabs[1].plotly_chart(figures.grid_rank_image(w, meta.shape), width="stretch", key="inspect_grid")
+    tabs[2].plotly_chart(figures.precedence_heatmap(stats["precedence"], names), width="stretch",
+                         key="inspect_precedence")
+    tabs[3].plotly_chart(fo.entropy_meter(stats["entropy"], stats["max_entropy"]), width="stretch",
+                         key="inspect_entropy")
+    tabs[4].plotly_chart(figures.alpha_curves(w, names), width="stretch", key="inspect_alpha")
+
+
+def main() -> None:
+    common.setup_torch()
+    st.title("Inspect a checkpoint")
+    st.markdown("Which order did this model learn? Open a checkpoint to see the decoding-order distribution "
+                "its per-position schedules induce.")
+    source_controls()
+    current = st.session_state.get(STATE)
+    if current is None:
+        st.info("No checkpoint open yet.")
+        return
+    st.divider()
+    show_summary(current["label"], current["ckpt"], current["stats"])
+    show_plots(current["ckpt"], current["stats"])
+
+
+if __name__ == "__main__":
+    main()
