@@ -98,7 +98,8 @@ def precedence_heatmap(P, names: list[str] | None = None) -> go.Figure:
                                colorbar=dict(title="P(i first)"),
                                hovertemplate="P(%{y} before %{x}) = %{z:.3f}<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, "Precedence: P(row decoded before column)", "column j", "row i", height=tall(len(names)))
+    return _layout(fig, "Precedence: P(row decoded before column)", "column j", "row i",
+                   height=tall(len(names)))
 
 
 def exponent_bars(exponents: list[float], names: list[str] | None = None) -> go.Figure:

@@ -1,0 +1,464 @@
+"""Train page: train a small model live and watch each position's unmasking time move; replay a shipped
+run from ``pretrained/``; compare the runs of this session.
+
+Each browser session keeps its runs in ``st.session_state`` (``train_runs``: a list of
+:class:`app.training_runner.TrainingRun`). While a run is running, a fragment reruns about once a second and
+advances it by a small time budget, so the rest of the page stays responsive. Settings can be preset by
+``?task=...&seed=...`` or by ``st.session_state["train_preset"]`` (the Lesson page's one-click run).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+from app import common, figures
+from app.training_runner import TrainingRun, dataset_from_csv, run_label
+from core import data
+from core.orders import max_order_entropy, precedence_matrix
+from core.train import TrainConfig
+
+TICK_S = 1.0  # fragment refresh period while training or replaying
+BUDGET_S = 0.6  # training time per tick
+MAX_RUNS = 8  # runs kept per session (oldest dropped first)
+CSV_OPTION = "upload a CSV"
+MODES = ("Train live", "Replay a shipped run", "Compare my runs")
+SKIP_PARAMS = {"seed", "num_train", "num_heldout"}
+PARAM_HELP = {
+    "n": "Number of free positions (pairs: b's; parity: bits).",
+    "V": "Number of values each position takes.",
+    "digits": "Digits per operand.",
+    "length": "Word length (letters).",
+    "heldout_fraction": "Fraction of rows kept aside for the held-out NELBO.",
+    "columns": "Comma-separated columns of the table to model.",
+    "num_bins": "Quantile bins for numerical columns.",
+}
+DEFAULTS = {"train_mode": MODES[0], "train_task": "pairs", "train_schedule": "learned",
+            "train_estimator": "discrete", "train_K": 2, "train_d_model": 32, "train_layers": 2,
+            "train_steps": 400, "train_baseline": True, "train_batch": 64, "train_lr": 2e-3,
+            "train_schedule_lr": 2e-2, "train_eval_every": 0, "train_eval_size": 128, "replay_speed": 2}
+KEPT = ("train_seed", "replay_name")  # other widget values kept across modes and pages
+
+
+# --- presets -------------------------------------------------------------------------------------------
+
+
+def apply_presets() -> bool:
+    """Fill widget state from query params (once per session) and a Lesson preset; True = autostart."""
+    for key, value in DEFAULTS.items():
+        common.state(key, value)
+    keep_settings()
+    if not st.session_state.get("train_query_read"):
+        st.session_state["train_query_read"] = True
+        task, seed = common.query_choice("task", data.TASKS), common.query_int("seed")
+        if task:
+            st.session_state["train_task"] = task
+        if seed is not None:
+            st.session_state["train_seed"] = seed
+    preset = st.session_state.pop("train_preset", None)
+    if not isinstance(preset, dict):
+        return False
+    if preset.get("task") in data.TASKS:
+        st.session_state["train_task"] = preset["task"]
+    if isinstance(preset.get("steps"), int) and 1 <= preset["steps"] <= 100_000:
+        st.session_state["train_steps"] = preset["steps"]
+    if isinstance(preset.get("seed"), int) and 0 <= preset["seed"] <= common.MAX_SEED:
+        st.session_state["train_seed"] = preset["seed"]
+    if preset.get("schedule") in ("learned", "linear"):
+        st.session_state["train_schedule"] = preset["schedule"]
+    st.session_state["train_mode"] = MODES[0]
+    return bool(preset.get("autostart"))
+
+
+def keep_settings() -> None:
+    """Keep widget values while their widgets are hidden (another mode or page): Streamlit drops the state
+    of widgets that were not drawn in a run, unless the value was last set through session state."""
+    for key in list(st.session_state.keys()):
+        if key in DEFAULTS or key in KEPT or key.startswith("train_param_"):
+            st.session_state[key] = st.session_state[key]
+
+
+# --- settings (sidebar) --------------------------------------------------------------------------------
+
+
+def settings() -> tuple[TrainConfig | None, data.Dataset | None]:
+    """Draw the settings; returns the config and the dataset, or (None, None) with an error shown."""
+    sb = st.sidebar
+    sb.header("Run settings")
+    task = sb.selectbox("Task", list(data.TASKS) + [CSV_OPTION], key="train_task",
+                        help="A built-in task (each has a known easy order to compare against), or your "
+                             "own table as a CSV file with a header row.")
+    if task == CSV_OPTION:
+        dataset, params = csv_dataset(sb), {}
+    else:
+        params, dataset = task_params(sb, task), None
+    schedule = sb.radio("Schedule", ["learned", "linear"], key="train_schedule", horizontal=True,
+                        help="learned: one exponent w_l per position, alpha_l(t) = 1 - t^w_l, so the "
+                             "decoding order is learned. linear: alpha(t) = 1 - t shared by all positions "
+                             "(every order equally likely).")
+    estimator = sb.radio("Estimator", ["discrete", "continuous"], key="train_estimator", horizontal=True,
+                         help="discrete: pick a decoding step, score the masked positions (bounded "
+                              "variance). continuous: the time integral with importance-sampled t.")
+    K = sb.number_input("K (draws per sequence)", 2, 8, step=1, key="train_K",
+                        help="Masks drawn per sequence; the schedule gradient (RLOO) needs at least 2.")
+    d_model = sb.select_slider("Model width (d_model)", [16, 32, 64, 128], key="train_d_model",
+                               help="Transformer width; larger learns more but each step is slower.")
+    layers = sb.select_slider("Layers", [1, 2, 3, 4], key="train_layers", help="Transformer depth.")
+    steps = sb.number_input("Steps", 1, 100_000, step=50, key="train_steps",
+                            help="Optimizer steps for this run.")
+    last = st.session_state.get("train_last_seed")
+    seed = common.seed_widget("train_seed", last_used=last, container=sb)
+    sb.checkbox("Also train a linear baseline", key="train_baseline",
+                help="Train a second model with the shared linear schedule and the same settings, side "
+                     "by side, so the held-out NELBO curves can be compared.")
+    advanced = advanced_settings(sb)
+    if task == CSV_OPTION and dataset is None:
+        return None, None
+    name = dataset.meta.name if dataset is not None else task
+    config = TrainConfig(task=name, task_params=params, schedule=schedule, estimator=estimator, K=int(K),
+                         steps=int(steps), d_model=int(d_model), n_layers=int(layers), seed=seed,
+                         warmup=min(100, max(1, int(steps) // 10)), device="cpu", **advanced)
+    if config.eval_every == 0:
+        config.eval_every = max(1, int(steps) // 40)
+    if dataset is None:
+        dataset = common.cached_task(task, seed, **params)
+    return config, dataset
+
+
+def task_params(box, task: str) -> dict:
+    """One input per parameter of a built-in task (sizes of the generated data are left at defaults)."""
+    params = {}
+    for name, default in data.task_defaults(task).items():
+        if name in SKIP_PARAMS:
+            continue
+        key, text = f"train_param_{task}_{name}", PARAM_HELP.get(name, f"Parameter {name} of the task.")
+        common.state(key, default)
+        if isinstance(default, bool) or default is None:
+            continue
+        if isinstance(default, int):
+            params[name] = int(box.number_input(name, min_value=1, max_value=4096, step=1, key=key, help=text))
+        elif isinstance(default, float):
+            params[name] = float(box.number_input(name, 0.0, 0.9, step=0.05, key=key, help=text))
+        else:
+            params[name] = box.text_input(name, key=key, help=text)
+    return params
+
+
+def csv_dataset(box) -> data.Dataset | None:
+    """The uploaded CSV as a dataset (parsed once per file), or None with the problem shown."""
+    upload = box.file_uploader("CSV file", type=["csv"], key="train_csv",
+                               help="A table with a header row: categorical columns become categories, "
+                                    "numerical columns are cut into quantile bins. At most 50 MB.")
+    if upload is None:
+        box.info("Upload a CSV file to train on it.")
+        return None
+    cache = st.session_state.get("train_csv_cache")
+    if cache is None or cache[0] != upload.file_id:
+        try:
+            cache = (upload.file_id, dataset_from_csv(upload.getvalue(), upload.name), None)
+        except ValueError as e:
+            cache = (upload.file_id, None, str(e))
+        st.session_state["train_csv_cache"] = cache
+    if cache[2] is not None:
+        box.error(f"Cannot use this CSV: {cache[2]}")
+    else:
+        box.caption(f"{cache[1].meta.length} columns, {len(cache[1].train):,} training rows")
+    return cache[1]
+
+
+def advanced_settings(box) -> dict:
+    with box.expander("Advanced"):
+        batch = st.select_slider("Batch size", [16, 32, 64, 128, 256], key="train_batch",
+                                 help="Sequences per optimizer step.")
+        lr = st.select_slider("Model learning rate", [5e-4, 1e-3, 2e-3, 5e-3], key="train_lr",
+                              help="Peak AdamW learning rate of the denoiser.")
+        schedule_lr = st.select_slider("Schedule learning rate", [5e-3, 1e-2, 2e-2, 5e-2, 1e-1],
+                                       key="train_schedule_lr",
+                                       help="Learning rate of the log-exponents rho_l = log w_l.")
+        eval_every = st.number_input("Evaluate every (0 = auto)", 0, 10_000, step=5, key="train_eval_every",
+                                     help="Steps between held-out evaluations (each adds a snapshot); "
+                                          "auto gives about 40 snapshots per run.")
+        eval_size = st.select_slider("Held-out sequences", [32, 64, 128, 256, 512], key="train_eval_size",
+                                     help="Sequences in each exact held-out NELBO evaluation; more is "
+                                          "more precise and slower.")
+    return dict(batch_size=int(batch), lr=float(lr), schedule_lr=float(schedule_lr),
+                eval_every=int(eval_every), eval_size=int(eval_size), eval_orders=1)
+
+
+# --- runs in the session ---------------------------------------------------------------------------------
+
+
+def runs() -> list[TrainingRun]:
+    return common.state("train_runs", [])
+
+
+def current_run() -> TrainingRun | None:
+    return runs()[-1] if runs() else None
+
+
+def start_run(config: TrainConfig, dataset: data.Dataset) -> None:
+    """Create a run from the settings, keep it in the session and start it."""
+    previous = current_run()
+    if previous is not None and previous.state == "running":
+        previous.pause()
+    count = common.state("train_run_count", 0) + 1
+    st.session_state["train_run_count"] = count
+    try:
+        run = TrainingRun(config, dataset, baseline=st.session_state["train_baseline"],
+                          label=run_label(config, count))
+    except ValueError as e:
+        st.session_state["train_error"] = str(e)
+        return
+    st.session_state.pop("train_error", None)
+    st.session_state.pop("train_zip", None)
+    run.start()
+    runs().append(run)
+    del runs()[:-MAX_RUNS]
+    st.session_state["train_last_seed"] = config.seed
+
+
+def controls(config: TrainConfig | None, dataset) -> None:
+    run = current_run()
+    state = run.state if run else None
+    cols = st.columns(5)
+    start = cols[0].button("Start", type="primary", width="stretch", disabled=config is None,
+                           help="Start a new run with the settings in the sidebar.")
+    cols[1].button("Pause", on_click=_call, args=("pause",), disabled=state != "running", width="stretch",
+                   help="Stop pulling training steps; the run keeps its state and can resume.")
+    cols[2].button("Resume", on_click=_call, args=("resume",), disabled=state not in ("paused", "ready"),
+                   width="stretch", help="Continue a paused run.")
+    cols[3].button("Stop", on_click=_call, args=("stop",), disabled=state not in ("running", "paused"),
+                   width="stretch", help="End the run now; its latest state stays here and can be saved.")
+    cols[4].button("Step", on_click=_call, args=("step_once",), disabled=state not in ("paused", "ready"),
+                   width="stretch", help="Take one optimizer step of a paused run (and its baseline).")
+    if start and config is not None:
+        start_run(config, dataset)
+        st.rerun()
+    if "train_error" in st.session_state:
+        st.error(f"Could not start the run: {st.session_state['train_error']}")
+
+
+def _call(method: str) -> None:
+    run = current_run()
+    if run is not None:
+        getattr(run, method)()
+
+
+def save_area(run: TrainingRun) -> None:
+    """Save the current run as a checkpoint zip and offer it (and its baseline) for download."""
+    if run.state == "running":
+        st.caption("Pause or stop the run to save it as a checkpoint.")
+        return
+    left, right = st.columns([1, 3])
+    if left.button("Save checkpoint", help="Write config.json, model.safetensors and metrics.json of this "
+                                           "run (and its baseline) into a zip to download."):
+        files = {"run": run.checkpoint_zip("trainer")}
+        if run.baseline is not None:
+            files["baseline"] = run.checkpoint_zip("baseline")
+        st.session_state["train_zip"] = (run.label, run.trainer.step_count, files)
+    saved = st.session_state.get("train_zip")
+    if saved and saved[0] == run.label:
+        stem = f"orderlab-{run.config.task}-{run.config.schedule}-seed{run.config.seed}-step{saved[1]}"
+        right.download_button("Download checkpoint (.zip)", saved[2]["run"], file_name=f"{stem}.zip",
+                              mime="application/zip", on_click="ignore",
+                              help="config.json + model.safetensors + metrics.json; load it on the Inspect "
+                                   "page or with core.checkpoint.load after unzipping.")
+        if "baseline" in saved[2]:
+            right.download_button("Download linear baseline (.zip)", saved[2]["baseline"],
+                                  file_name=f"{stem}-linear-baseline.zip", mime="application/zip",
+                                  on_click="ignore", help="The linear-schedule model trained alongside.")
+
+
+# --- live views (shared by training and replay) --------------------------------------------------------
+
+
+def views(curves: dict[str, list[dict]], history: list[dict], exponents: list[float], meta: data.DataMeta,
+          key: str) -> None:
+    """The live figures: NELBO curves, rank heatmap, alpha curves, precedence, entropy, exponents, grid."""
+    names, L = meta.position_names, meta.length
+    metric_row(curves, history, L)
+    left, right = st.columns(2)
+    left.plotly_chart(figures.nelbo_curves(curves), key=f"{key}_nelbo")
+    with right:
+        colour = st.radio("Heatmap colour", figures.COLOR_MODES, horizontal=True, key=f"{key}_colour",
+                          format_func=lambda c: "expected decode step" if c == "rank" else "median masking time",
+                          help="Expected decode step from Plackett-Luce (1 = first), or the median masking "
+                               "time 0.5^(1/w) (revealed later during generation when smaller).")
+        st.plotly_chart(figures.rank_heatmap(history, names, colour), key=f"{key}_rank")
+    left, right = st.columns(2)
+    left.plotly_chart(figures.alpha_curves(exponents, names), key=f"{key}_alpha")
+    w = torch.tensor(exponents, dtype=torch.float64)
+    right.plotly_chart(figures.precedence_heatmap(precedence_matrix(w).numpy(), names), key=f"{key}_prec")
+    left, right = st.columns(2)
+    if history:
+        left.plotly_chart(figures.entropy_curve(history, L), key=f"{key}_entropy")
+    right.plotly_chart(figures.exponent_bars(exponents, names), key=f"{key}_bars")
+    if meta.shape:
+        st.plotly_chart(figures.grid_rank_image(exponents, meta.shape), key=f"{key}_grid")
+
+
+def metric_row(curves: dict[str, list[dict]], history: list[dict], L: int) -> None:
+    if not history:
+        return
+    last = history[-1]
+    cols = st.columns(5)
+    cols[0].metric("Step", f"{last['step']:,}")
+    delta = None
+    others = [(label, h) for label, h in curves.items() if h is not history and h]
+    if others:
+        label, other = others[0]
+        delta = f"{last['heldout_nelbo'] - other[-1]['heldout_nelbo']:+.3f} vs {label}"
+    cols[1].metric("Held-out NELBO", f"{last['heldout_nelbo']:.3f} ± {last.get('heldout_se') or 0:.3f}",
+                   delta=delta, delta_color="inverse")
+    cols[2].metric("Order entropy", f"{last['order_entropy']:.2f} / {max_order_entropy(L):.2f} nats")
+    if "group_precedence" in last:
+        cols[3].metric("Group precedence", f"{last['group_precedence']:.2f}",
+                       help="Mean P(earlier reference group before later group); 0.5 = no preference.")
+    if "kendall_tau" in last:
+        cols[4].metric("Kendall tau vs reference", f"{last['kendall_tau']:+.2f}",
+                       help="Agreement of the most likely order with the task's reference order.")
+
+
+def progress_bar(run: TrainingRun) -> None:
+    p = run.progress()
+    left = f" · about {p.remaining:.0f} s left" if p.remaining is not None and run.state == "running" else ""
+    st.progress(p.fraction, text=f"**{run.label}** — {run.state} · step {p.step:,} / {p.total:,} · "
+                                 f"{p.elapsed:.0f} s elapsed{left}")
+
+
+def live() -> None:
+    """Advance the current run by one time budget (if running) and draw it."""
+    run = current_run()
+    if run is None:
+        return
+    if run.active:
+        run.advance(BUDGET_S)
+        if not run.active:  # finished during this tick: rerun the page to stop the timer
+            st.rerun()
+    progress_bar(run)
+    views(run.histories(), run.trainer.history, run.exponents(), run.meta, key="live")
+
+
+# --- modes ---------------------------------------------------------------------------------------------------
+
+
+def train_mode(autostart: bool) -> None:
+    config, dataset = settings()
+    if autostart and config is not None:
+        start_run(config, dataset)
+    controls(config, dataset)
+    run = current_run()
+    if run is None:
+        st.info("Choose a task and settings in the sidebar, then press **Start**. Or replay a shipped run "
+                "to see a finished training instantly.")
+        return
+    save_area(run)
+    st.fragment(live, run_every=TICK_S if run.active else None)()
+
+
+def replay_mode() -> None:
+    names = common.list_pretrained()
+    if not names:
+        st.info(f"No shipped runs in {common.pretrained_dir()} yet. Train one live instead.")
+        return
+    name = st.selectbox("Shipped run", names, key="replay_name",
+                        help="A checkpoint in pretrained/; its metrics.json holds the snapshot history "
+                             "recorded during training, which plays back here without any training.")
+    try:
+        ckpt, history = common.load_pretrained(name), common.pretrained_history(name)
+    except ValueError as e:
+        st.error(f"Cannot load {name}: {e}")
+        return
+    if not history:
+        st.warning(f"{name} has no snapshot history in its metrics.json.")
+        return
+    if st.session_state.get("replay_loaded") != name:
+        st.session_state.update(replay_loaded=name, replay_index=0, replay_playing=False)
+    common.state("replay_index", 0)
+    left, right = st.columns([1, 3])
+    playing = st.session_state["replay_playing"]
+    left.button("Pause" if playing else "Play", on_click=_toggle_play, args=(len(history),), width="stretch",
+                help="Play the recorded training back, or pause it.")
+    right.select_slider("Speed (snapshots per second)", [1, 2, 4, 8], key="replay_speed",
+                        help="How many recorded snapshots to advance per second while playing.")
+    st.caption(f"Task **{ckpt.meta.name}**, schedule **{ckpt.config.get('schedule', '?')}**, "
+               f"seed {ckpt.config.get('seed', '?')}, {len(history)} snapshots.")
+    companions = companion_histories(name, ckpt)
+    st.fragment(replay_view, run_every=TICK_S if playing else None)(name, history, ckpt.meta, companions)
+
+
+def _toggle_play(n: int) -> None:
+    playing = not st.session_state["replay_playing"]
+    if playing and st.session_state.get("replay_index", 0) >= n - 1:
+        st.session_state["replay_index"] = 0  # play again from the start
+    st.session_state["replay_playing"] = playing
+
+
+def replay_view(name: str, history: list[dict], meta: data.DataMeta, companions: dict) -> None:
+    last = len(history) - 1
+    if st.session_state["replay_playing"]:
+        index = min(st.session_state["replay_index"] + st.session_state["replay_speed"], last)
+        st.session_state["replay_index"] = index
+        if index == last:
+            st.session_state["replay_playing"] = False
+            st.rerun()
+    if last > 0:
+        st.slider("Snapshot", 0, last, key="replay_index",
+                  help="Scrub through the recorded snapshots (training steps).")
+    index = min(st.session_state["replay_index"], last)
+    shown = history[: index + 1]
+    step = shown[-1]["step"]
+    curves = {f"{name}": shown, **{k: [s for s in h if s["step"] <= step] for k, h in companions.items()}}
+    views(curves, shown, shown[-1]["exponents"], meta, key="replay")
+
+
+def companion_histories(name: str, ckpt) -> dict[str, list[dict]]:
+    """Other shipped runs of the same task and data (e.g. its linear baseline), for the NELBO overlay."""
+    out = {}
+    for other in common.list_pretrained():
+        if other == name:
+            continue
+        try:
+            o = common.load_pretrained(other)
+        except ValueError:
+            continue
+        if o.meta.to_dict() == ckpt.meta.to_dict():
+            out[other] = common.pretrained_history(other)
+    return out
+
+
+def compare_mode() -> None:
+    done = [r for r in runs() if r.trainer.history]
+    if len(done) < 2:
+        st.info("Train at least two runs in this session to compare them here (each Start adds a run).")
+        return
+    labels = [r.label for r in done]
+    left, right = st.columns(2)
+    a = left.selectbox("First run", labels, index=len(labels) - 2, key="compare_a",
+                       help="A run of this session.")
+    b = right.selectbox("Second run", labels, index=len(labels) - 1, key="compare_b",
+                        help="Another run of this session.")
+    ra, rb = done[labels.index(a)], done[labels.index(b)]
+    st.plotly_chart(figures.nelbo_curves({a: ra.trainer.history, b: rb.trainer.history}), key="compare_nelbo")
+    for column, r in zip(st.columns(2), (ra, rb)):
+        column.plotly_chart(figures.rank_heatmap(r.trainer.history, r.meta.position_names),
+                            key=f"compare_rank_{r.label}")
+        column.plotly_chart(figures.entropy_curve(r.trainer.history, r.meta.length),
+                            key=f"compare_entropy_{r.label}")
+
+
+def main() -> None:
+    autostart = apply_presets()
+    st.title("Train and watch the order emerge")
+    mode = st.radio("Mode", MODES, horizontal=True, key="train_mode", label_visibility="collapsed",
+                    help="Train a model live, replay a shipped training run instantly, or compare two "
+                         "runs of this session.")
+    if mode == MODES[0]:
+        train_mode(autostart)
+    elif mode == MODES[1]:
+        replay_mode()
+    else:
+        compare_mode()
+
+
+main()

@@ -1,0 +1,134 @@
+"""The figure builders in app/figures.py are pure functions: check trace types, sizes and values."""
+
+import base64
+import sys
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app import figures  # noqa: E402
+from core.orders import expected_rank, max_order_entropy, precedence_matrix  # noqa: E402
+
+W = [2.0, 0.3, 1.0, 5.0]
+NAMES = ["a", "b", "c", "d"]
+
+
+def array(values) -> np.ndarray:
+    """A trace array, whether plotly kept it as a list / ndarray or encoded it as typed-array JSON."""
+    if isinstance(values, dict) and "bdata" in values:
+        flat = np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"])
+        shape = [int(s) for s in str(values.get("shape", len(flat))).split(",")]
+        return flat.reshape(shape)
+    return np.asarray(values, dtype=float)
+
+
+def history(ws, steps=None):
+    steps = steps or list(range(0, 10 * len(ws), 10))
+    return [{"step": s, "exponents": w, "heldout_nelbo": 5.0 - i, "heldout_se": 0.1, "order_entropy": 3.0 - i}
+            for i, (s, w) in enumerate(zip(steps, ws))]
+
+
+def test_alpha_curves_one_line_per_position_with_the_polynomial_values():
+    fig = figures.alpha_curves(W, NAMES)
+    assert [t.type for t in fig.data] == ["scatter"] * 4
+    assert [t.name for t in fig.data] == NAMES
+    for trace, w in zip(fig.data, W):
+        t, a = array(trace.x), array(trace.y)
+        np.testing.assert_allclose(a, 1 - t**w)
+        assert a[0] == 1 and a[-1] == 0
+
+
+def test_alpha_curves_default_names_and_no_legend_for_many_positions():
+    fig = figures.alpha_curves([1.0] * 20)
+    assert fig.data[0].name == "p0" and fig.layout.showlegend is False
+
+
+def test_precedence_heatmap_shows_the_matrix():
+    P = precedence_matrix(torch.tensor(W)).numpy()
+    fig = figures.precedence_heatmap(P, NAMES)
+    (trace,) = fig.data
+    assert trace.type == "heatmap" and list(trace.x) == NAMES and list(trace.y) == NAMES
+    np.testing.assert_allclose(array(trace.z), P)
+    assert (trace.zmin, trace.zmax) == (0, 1)
+
+
+def test_precedence_heatmap_rejects_a_non_square_matrix():
+    with pytest.raises(ValueError, match="square"):
+        figures.precedence_heatmap(np.zeros((2, 3)))
+
+
+def test_exponent_bars():
+    fig = figures.exponent_bars(W, NAMES)
+    assert [t.type for t in fig.data] == ["bar"]
+    np.testing.assert_allclose(array(fig.data[0].y), W)
+    assert fig.layout.yaxis.type == "log"
+
+
+@pytest.mark.parametrize("bad", [[], [1.0, 0.0], [1.0, float("nan")], [-1.0]])
+def test_builders_reject_bad_exponents(bad):
+    with pytest.raises(ValueError, match="exponents"):
+        figures.exponent_bars(bad)
+
+
+def test_rank_heatmap_z_is_the_expected_rank_of_each_snapshot():
+    ws = [[1.0] * 4, W, [5.0, 1.0, 1.0, 0.2]]
+    fig = figures.rank_heatmap(history(ws), NAMES)
+    (trace,) = fig.data
+    z = array(trace.z)
+    assert trace.type == "heatmap" and z.shape == (4, 3)  # rows = positions, columns = snapshots
+    assert list(trace.x) == [0, 10, 20] and list(trace.y) == NAMES
+    for j, w in enumerate(ws):
+        np.testing.assert_allclose(z[:, j], expected_rank(torch.tensor(w, dtype=torch.float64)).numpy())
+    np.testing.assert_allclose(z[:, 0], 2.5)  # equal exponents: every position in the middle
+
+
+def test_rank_heatmap_median_time_mode():
+    fig = figures.rank_heatmap(history([W]), NAMES, color="median_time")
+    np.testing.assert_allclose(array(fig.data[0].z)[:, 0], 0.5 ** (1 / np.array(W)))
+    with pytest.raises(ValueError, match="color"):
+        figures.rank_heatmap(history([W]), NAMES, color="nope")
+
+
+def test_rank_heatmap_without_snapshots_is_an_empty_figure():
+    fig = figures.rank_heatmap([], NAMES)
+    assert isinstance(fig, go.Figure) and not fig.data
+
+
+def test_nelbo_curves_overlay_runs_with_standard_error_bands():
+    runs = {"learned": history([W, W, W]), "linear baseline": history([W, W]), "empty": []}
+    fig = figures.nelbo_curves(runs)
+    lines = [t for t in fig.data if t.showlegend is not False]
+    bands = [t for t in fig.data if t.fill == "toself"]
+    assert [t.name for t in lines] == ["learned", "linear baseline"] and len(bands) == 2
+    np.testing.assert_allclose(array(lines[0].y), [5.0, 4.0, 3.0])
+    upper = array(bands[0].y)[:3]
+    np.testing.assert_allclose(upper, [5.1, 4.1, 3.1])
+
+
+def test_entropy_curve_draws_the_uniform_maximum():
+    fig = figures.entropy_curve(history([W, W]), 4)
+    assert [t.type for t in fig.data] == ["scatter"]
+    np.testing.assert_allclose(array(fig.data[0].y), [3.0, 2.0])
+    (line,) = fig.layout.shapes
+    assert line.y0 == pytest.approx(max_order_entropy(4))
+
+
+def test_grid_rank_image_reshapes_the_expected_rank():
+    w = np.linspace(0.5, 3.0, 6)
+    fig = figures.grid_rank_image(w.tolist(), (2, 3))
+    z = array(fig.data[0].z)
+    assert fig.data[0].type == "heatmap" and z.shape == (2, 3)
+    np.testing.assert_allclose(z.ravel(), expected_rank(torch.tensor(w)).numpy())
+    with pytest.raises(ValueError, match="shape"):
+        figures.grid_rank_image(w.tolist(), (4, 4))
+
+
+def test_figures_serialize():
+    for fig in [figures.alpha_curves(W), figures.rank_heatmap(history([W])), figures.grid_rank_image(W, (2, 2)),
+                figures.nelbo_curves({}), figures.entropy_curve([], 4)]:
+        assert fig.to_json()
