@@ -1,0 +1,360 @@
+"""Compare page: decode with two to four policies on the same seed and replay them side by side.
+
+A model (shipped, this session's training run, or an upload) is decoded once per request with each policy
+(learned, random, left_to_right, reference, confidence); the trajectories are kept in
+``st.session_state["compare_cache"]`` keyed by (model, policies, seed, interventions), so scrubbing or
+playing the replay never calls the model. "Reveal this position next" continues every policy from the
+current step with that position forced next (``core.sample.continue_from``). Below the replay, each
+policy's held-out order NLL with its 95% interval and the validity of its samples
+(``core.quality.compare_policies``), also computed once per key.
+Helpers here are importable (``from app import page_compare``) without drawing the page.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+import torch
+
+from app import common, page_inspect
+from app import figures_orders as fo
+from core import checkpoint, data, quality, sample
+
+POLICIES = ("learned", "random", "left_to_right", "reference", "confidence")
+DEFAULT_POLICIES = ["learned", "random", "left_to_right"]
+POLICY_HELP = ("learned = the model's own schedule (orders drawn from its exponents); random = every order "
+               "equally likely (a shared schedule); left_to_right = positions in index order; reference = the "
+               "task's known easy order; confidence = reveal whichever masked position the model is surest of.")
+SPEEDS = (0.5, 1, 2, 4, 8)  # replay steps per second
+UPLOAD = "upload config.json + model.safetensors"
+CACHE, SCORES = "compare_cache", "compare_scores"
+MAX_CACHED = 48
+MAX_HELDOUT, N_SCORE_SAMPLES, N_ORDERS = 256, 256, 2
+
+
+@dataclass
+class Model:
+    """A model to compare: ``key`` names it in the caches (same key = same weights)."""
+
+    key: str
+    label: str
+    denoiser: torch.nn.Module
+    schedule: torch.nn.Module
+    meta: data.DataMeta
+    heldout: torch.Tensor | None = None
+
+
+# --- models ---------------------------------------------------------------------------------------------
+
+
+def session_runs() -> list:
+    """The Train page's runs in this session (``st.session_state["train_runs"]``)."""
+    return list(st.session_state.get("train_runs") or [])
+
+
+def from_checkpoint(key: str, label: str, ckpt: checkpoint.Checkpoint) -> Model:
+    return Model(key, label, ckpt.model, ckpt.schedule, ckpt.meta)
+
+
+def from_run(run) -> Model:
+    """A frozen copy of a session run at its current step (training may go on afterwards)."""
+    trainer = run.trainer
+    key = f"run:{id(run)}@{trainer.step_count}"
+    frozen = st.session_state.setdefault("compare_frozen", {})
+    if key not in frozen:
+        frozen.clear()
+        frozen[key] = (copy.deepcopy(trainer.model).eval(), copy.deepcopy(trainer.schedule))
+    denoiser, schedule = frozen[key]
+    return Model(key, f"{run.label} (step {trainer.step_count})", denoiser, schedule, trainer.meta,
+                 trainer.dataset.heldout)
+
+
+def model_options() -> dict[str, object]:
+    """Label -> source: a shipped name, a session run, or the upload marker."""
+    options = {f"shipped: {name}": ("shipped", name) for name in common.list_pretrained()}
+    for run in reversed(session_runs()):
+        options[f"this session: {run.label}"] = ("run", run)
+    options[UPLOAD] = ("upload", None)
+    return options
+
+
+def choose_model() -> Model | None:
+    options = model_options()
+    label = st.selectbox("Model", list(options), key="compare_model",
+                         help="A checkpoint shipped with the lab, a run trained on the Train page in this "
+                              "session, or the two files of a checkpoint you upload.")
+    kind, value = options[label]
+    if kind == "shipped":
+        return from_checkpoint(f"shipped:{value}", label, common.load_pretrained(value))
+    if kind == "run":
+        return from_run(value)
+    return uploaded_model()
+
+
+def uploaded_model() -> Model | None:
+    files = st.file_uploader("config.json + model.safetensors", accept_multiple_files=True, key="compare_upload",
+                             help="The two files of a saved checkpoint (safetensors only; never unpickled).")
+    if not files:
+        st.info("Upload both files of a checkpoint to compare its decoding orders.")
+        return None
+    loaded = st.session_state.setdefault("compare_uploads", {})  # key -> Checkpoint or error text
+    try:
+        config, weights = page_inspect.split_upload(files)
+    except ValueError as e:
+        st.warning(str(e))
+        return None
+    key = page_inspect.upload_key(config, weights)
+    if key not in loaded:
+        try:
+            loaded[key] = checkpoint.load_from_bytes(config, weights)
+        except ValueError as e:
+            loaded[key] = str(e)
+    if isinstance(loaded[key], str):
+        st.error(f"This upload cannot be used: {loaded[key]}")
+        return None
+    return from_checkpoint(key, f"upload {key[7:15]}", loaded[key])
+
+
+def available_policies(meta: data.DataMeta) -> list[str]:
+    return [p for p in POLICIES if p != "reference" or meta.reference_order is not None]
+
+
+# --- decoding, cached -----------------------------------------------------------------------------------
+
+
+def replay_key(model: Model, policies, seed: int, interventions=()) -> tuple:
+    return (model.key, tuple(policies), int(seed), tuple(interventions))
+
+
+def decode(model: Model, policy: str, seed: int) -> sample.Trajectory:
+    """One sample decoded with ``policy``; the same seed gives every policy the same token uniforms."""
+    _, trajectory = sample.sample(model.denoiser, model.meta, policy, 1, torch.Generator().manual_seed(seed),
+                                  schedule=model.schedule)
+    return trajectory
+
+
+def intervene(model: Model, trajectories: dict, step: int, position: int, seed: int) -> dict:
+    """Every policy continued from ``step`` with ``position`` revealed next (unchanged where it is
+    already revealed)."""
+    out = {}
+    for policy, traj in trajectories.items():
+        if int(traj.step_of[0, position]) < step:
+            out[policy] = traj
+            continue
+        _, out[policy] = sample.continue_from(
+            model.denoiser, traj, step, generator=torch.Generator().manual_seed(seed + 1), next_position=position,
+            meta=model.meta, schedule=model.schedule)
+    return out
+
+
+def trajectories(model: Model, policies, seed: int, interventions=()) -> dict[str, sample.Trajectory]:
+    """The decoded trajectories for this request, computed at most once and kept in the session."""
+    cache = st.session_state.setdefault(CACHE, {})
+    key = replay_key(model, policies, seed, interventions)
+    if key not in cache:
+        if interventions:
+            base = trajectories(model, policies, seed, interventions[:-1])
+            cache[key] = intervene(model, base, *interventions[-1], seed)
+        else:
+            cache[key] = {p: decode(model, p, seed) for p in policies}
+        while len(cache) > MAX_CACHED:
+            cache.pop(next(iter(cache)))
+    return cache[key]
+
+
+def scores(model: Model, policies, seed: int) -> dict | str:
+    """``compare_policies`` for this request (cached), or the reason it cannot be computed."""
+    cache = st.session_state.setdefault(SCORES, {})
+    key = replay_key(model, policies, seed)
+    if key not in cache:
+        try:
+            heldout = model.heldout if model.heldout is not None else quality.heldout_data(model.meta)
+            cache[key] = quality.compare_policies((model.denoiser, model.schedule, model.meta),
+                                                  heldout[:MAX_HELDOUT], list(policies), N_SCORE_SAMPLES,
+                                                  N_ORDERS, seed)
+        except ValueError as e:
+            cache[key] = str(e)
+    return cache[key]
+
+
+def score_table(result: dict) -> pd.DataFrame:
+    """One row per policy: order NLL, its 95% interval and the valid fraction of samples."""
+    rows = [{"policy": name, "order NLL (nats)": s.nll, "95% low": s.nll_ci[0], "95% high": s.nll_ci[1],
+             "valid samples": s.valid_fraction} for name, s in result.items()]
+    return pd.DataFrame(rows)
+
+
+# --- the replay -----------------------------------------------------------------------------------------
+
+
+def replay_rows(model: Model, trajs: dict) -> list[dict]:
+    """Figure rows (plain lists) for :mod:`app.figures_orders` from each policy's trajectory."""
+    rows = []
+    for policy, traj in trajs.items():
+        rows.append({"label": policy, "values": data.decode_samples(model.meta, traj.tokens)[0],
+                     "step_of": traj.step_of[0].tolist(), "confidence": traj.prob[0].tolist(),
+                     "entropy": traj.entropy[0].tolist(), "names": model.meta.position_names})
+    return rows
+
+
+def replay_figure(model: Model, rows: list[dict], step: int):
+    meta = model.meta
+    if meta.shape is not None:
+        shade = st.session_state.get("compare_shade", "value")
+        return fo.replay_images(rows, meta.shape, step, meta.vocab_size, shade=shade)
+    return fo.replay_strip(rows, meta.position_names, step)
+
+
+def step_notes(model: Model, trajs: dict, step: int) -> list[str]:
+    """What each policy revealed at this step, in words."""
+    if step == 0:
+        return ["Nothing revealed yet: every position is masked."]
+    names, notes = model.meta.position_names, []
+    for policy, traj in trajs.items():
+        if step > traj.num_steps:
+            continue
+        revealed = traj.revealed_at(step - 1)[0].nonzero().flatten().tolist()
+        values = data.decode_samples(model.meta, traj.tokens)[0]
+        parts = [f"{names[l]} = {fo.cell_text(values[l], 24)} (p = {float(traj.prob[0, l]):.2f})" for l in revealed]
+        notes.append(f"**{policy}** revealed " + ", ".join(parts))
+    return notes
+
+
+def toggle_play(last: int) -> None:
+    playing = not st.session_state.get("compare_playing", False)
+    if playing and st.session_state.get("compare_step", 0) >= last:
+        st.session_state["compare_step_next"] = 0  # play again from the start
+    st.session_state["compare_playing"] = playing
+
+
+def replay(model: Model, policies: list[str], seed: int, trajs: dict) -> None:
+    """Step slider, play / pause and speed; the figure; the intervention control. Reads only the cache."""
+    last = max(t.num_steps for t in trajs.values())
+    playing = st.session_state.get("compare_playing", False)
+    speed = st.session_state.get("compare_speed", 2)
+
+    @st.fragment(run_every=1.0 / speed if playing else None)
+    def view() -> None:
+        if "compare_step_next" in st.session_state:  # set by an intervention or by play from the end
+            st.session_state["compare_step"] = st.session_state.pop("compare_step_next")
+        if st.session_state.get("compare_playing"):
+            st.session_state["compare_step"] = min(st.session_state.get("compare_step", 0) + 1, last)
+            if st.session_state["compare_step"] >= last:
+                st.session_state["compare_playing"] = False
+                st.rerun(scope="app")  # stop the timer
+        st.session_state["compare_step"] = min(st.session_state.get("compare_step", 0), last)
+        step = st.slider("Decoding step", 0, last, key="compare_step",
+                         help="Scrub through the decoding: how the sequence looks after this many steps. "
+                              "Replaying never runs the model again.")
+        st.plotly_chart(replay_figure(model, replay_rows(model, trajs), step), width="stretch",
+                        key="compare_replay")
+        for note in step_notes(model, trajs, step):
+            st.markdown(note)
+        intervention(model, policies, seed, trajs, step)
+
+    c1, c2, c3 = st.columns([1, 2, 2])
+    c1.button("❚❚ Pause" if playing else "▶ Play", key="compare_play", on_click=toggle_play, args=(last,),
+              help="Play the decoding step by step; pause to look closely.")
+    c2.select_slider("Speed (steps per second)", SPEEDS, value=2, key="compare_speed",
+                     help="How fast the replay advances while playing.")
+    if model.meta.shape is not None:
+        c3.radio("Shade pixels by", ("value", "confidence"), horizontal=True, key="compare_shade",
+                 help="value: grey level of each revealed pixel (just revealed: orange outline); confidence: "
+                      "orange = just revealed, blue = earlier, darker = the model was surer of that pixel.")
+    view()
+
+
+def intervention(model: Model, policies: list[str], seed: int, trajs: dict, step: int) -> None:
+    """"Reveal this position next": continue every policy from ``step`` with the chosen position forced."""
+    names = model.meta.position_names
+    masked = [l for l in range(len(names)) if any(int(t.step_of[0, l]) >= step for t in trajs.values())]
+    if not masked:
+        return
+    c1, c2, c3 = st.columns([2, 1, 1])
+    position = c1.selectbox("Reveal this position next", masked, format_func=lambda l: names[l],
+                            key="compare_force",
+                            help="What if the model decoded this position now? Every policy keeps its first "
+                                 "steps, reveals this position next, then carries on with its own rule.")
+    chosen = interventions_of(model, policies, seed)
+    if c2.button("Reveal it next", key="compare_force_go", help="Decode from here with your choice."):
+        chosen.append((step, int(position)))
+        st.session_state["compare_step_next"] = step + 1
+        st.rerun(scope="app")
+    if chosen and c3.button("Undo my choices", key="compare_force_undo", help="Back to the policies' own decoding."):
+        chosen.clear()
+        st.rerun(scope="app")
+
+
+def interventions_of(model: Model, policies, seed: int) -> list[tuple[int, int]]:
+    """The student's (step, position) choices for this request (a list kept in the session)."""
+    store = st.session_state.setdefault("compare_interventions", {})
+    return store.setdefault(replay_key(model, policies, seed), [])
+
+
+# --- page -----------------------------------------------------------------------------------------------
+
+
+def choose_policies(meta: data.DataMeta) -> list[str]:
+    allowed = available_policies(meta)
+    current = [p for p in st.session_state.get("compare_policies", DEFAULT_POLICIES) if p in allowed]
+    st.session_state["compare_policies"] = current or DEFAULT_POLICIES[:2]
+    return st.multiselect("Policies (two to four)", allowed, key="compare_policies", max_selections=4,
+                          help=POLICY_HELP)
+
+
+def show_scores(model: Model, policies: list[str], seed: int) -> None:
+    st.subheader("How good is each order?")
+    with st.spinner("Scoring the policies on held-out data…"):
+        result = scores(model, policies, seed)
+    if isinstance(result, str):
+        st.warning(f"Held-out scores are not available for this model: {result}")
+        return
+    table = score_table(result)
+    left, right = st.columns([3, 2])
+    left.dataframe(table, hide_index=True, width="stretch", key="compare_table", column_config={
+        "order NLL (nats)": st.column_config.NumberColumn(format="%.3f", help="Teacher-forced AR loss along "
+                                                          "the policy's orders; lower = an easier order."),
+        "95% low": st.column_config.NumberColumn(format="%.3f"),
+        "95% high": st.column_config.NumberColumn(format="%.3f"),
+        "valid samples": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f",
+                                                         help="Fraction of samples obeying the task's rule."),
+    })
+    left.caption(f"Order NLL on up to {MAX_HELDOUT} held-out sequences ({N_ORDERS} orders each for random "
+                 f"policies); validity over {N_SCORE_SAMPLES} samples per policy, seed {seed}.")
+    right.plotly_chart(fo.policy_nll_bars(table["policy"].tolist(), table["order NLL (nats)"],
+                                          table["95% low"], table["95% high"]), width="stretch",
+                       key="compare_bars")
+
+
+def main() -> None:
+    common.setup_torch()
+    st.title("Compare decoding orders")
+    st.markdown("Same model, same random numbers, different orders: watch each policy decode one sample, "
+                "then see which order is easiest on held-out data.")
+    top = st.columns([3, 3, 2])
+    with top[0]:
+        model = choose_model()
+    if model is None:
+        return
+    with top[1]:
+        policies = choose_policies(model.meta)
+    seed = common.seed_widget("compare_seed", container=top[2])
+    if len(policies) < 2:
+        st.warning("Choose at least two policies to compare.")
+        return
+    interventions = tuple(interventions_of(model, policies, seed))
+    with st.spinner("Decoding…"):
+        trajs = trajectories(model, policies, seed, interventions)
+    if interventions:
+        st.info("Showing your choices: " + "; ".join(f"step {s + 1}: {model.meta.position_names[p]}"
+                                                    for s, p in interventions))
+    replay(model, policies, seed, trajs)
+    st.divider()
+    show_scores(model, policies, seed)
+
+
+if __name__ == "__main__":
+    main()
