@@ -325,22 +325,23 @@ class _State:
     entropy: torch.Tensor  # [N, L]
     uniforms: torch.Tensor  # [N, L]
     mask_id: int
+    categories: torch.Tensor | None  # [L] categories per position (from the meta), if known
 
     @classmethod
-    def empty(cls, uniforms: torch.Tensor, mask_id: int) -> "_State":
+    def empty(cls, uniforms: torch.Tensor, mask_id: int, meta) -> "_State":
         n, L = uniforms.shape
         minus_one = torch.full((n, L), -1, dtype=torch.long, device=uniforms.device)
         zeros = torch.zeros(n, L, device=uniforms.device)
         return cls(torch.full_like(minus_one, mask_id), minus_one, minus_one.clone(), zeros,
-                   zeros.clone(), uniforms, mask_id)
+                   zeros.clone(), uniforms, mask_id, _categories(meta, uniforms.device))
 
     @classmethod
-    def from_trajectory(cls, traj: Trajectory, step: int) -> "_State":
+    def from_trajectory(cls, traj: Trajectory, step: int, meta) -> "_State":
         kept = traj.step_of < step  # [N, L]
         rank = orders_lib.ranks_of(traj.orders)
         return cls(traj.state_at(step), torch.where(kept, traj.step_of, -1), torch.where(kept, rank, -1),
                    torch.where(kept, traj.log_prob, 0.0), torch.where(kept, traj.entropy, 0.0),
-                   traj.uniforms, traj.mask_id)
+                   traj.uniforms, traj.mask_id, _categories(meta, traj.tokens.device))
 
     @property
     def masked(self) -> torch.Tensor:
@@ -365,11 +366,19 @@ class _State:
                           self.uniforms, num_steps, self.mask_id, policy_label(policy))
 
 
-def _log_probs(denoiser, z: torch.Tensor) -> torch.Tensor:
+def _categories(meta, device) -> torch.Tensor | None:
+    return None if meta is None else torch.tensor(meta.num_categories, device=device)
+
+
+def _log_probs(denoiser, z: torch.Tensor, categories: torch.Tensor | None) -> torch.Tensor:
+    """Log-probabilities ``[N, L, V]``; categories a position does not have get probability 0."""
     logits = denoiser(z).float()  # [N, L, V]
     if logits.dim() != 3 or logits.shape[:2] != z.shape:
         raise ValueError(f"the denoiser returned logits of shape {tuple(logits.shape)} for input "
                          f"{tuple(z.shape)}; expected [N, L, V]")
+    if categories is not None:
+        invalid = torch.arange(logits.shape[-1], device=z.device)[None, :] >= categories[:, None]  # [L, V]
+        logits = logits.masked_fill(invalid, -math.inf)
     return torch.log_softmax(logits, -1)
 
 
@@ -393,13 +402,13 @@ def _decode(denoiser, state: _State, selector, start: int, forced, temperature, 
             if pinned is not None and not masked.gather(1, pinned[:, None]).all():
                 raise ValueError(f"forced position at step {step} is already revealed")
             # 1. choose positions (adaptive policies look at the model first).
-            log_probs = _log_probs(denoiser, state.z) if selector.adaptive else None
+            log_probs = _log_probs(denoiser, state.z, state.categories) if selector.adaptive else None
             reveal, priority = selector(step, masked, log_probs, pinned)
             if not reveal.any():
                 continue
             # 2. one forward pass, then the tokens: drawn with each position's own uniform, or the targets.
             if log_probs is None:
-                log_probs = _log_probs(denoiser, state.z)
+                log_probs = _log_probs(denoiser, state.z, state.categories)
             if targets is None:
                 tokens = _draw_tokens(log_probs[reveal], state.uniforms[reveal], temperature)
             else:
@@ -436,7 +445,8 @@ def sample(denoiser, meta_or_num_positions, policy, n: int, generator=None, *, s
            temperature: float = 1.0, k: int = 1, steps: int | None = None, forced=None):
     """Draw ``n`` samples with ``policy``; return ``(samples [n, L], Trajectory)``.
 
-    ``meta_or_num_positions``: a ``DataMeta`` (needed for ``reference``) or the number of positions.
+    ``meta_or_num_positions``: a ``DataMeta`` (needed for ``reference``; categories a position does not
+    have are never drawn) or the number of positions.
     ``schedule``: needed for ``learned`` and ``ancestral``. ``k``: positions per step; ``steps``: the
     ancestral grid size (default ``L``). ``forced``: ``{step: position}`` overrides.
     """
@@ -446,7 +456,7 @@ def sample(denoiser, meta_or_num_positions, policy, n: int, generator=None, *, s
     device = device_of(denoiser)
     uniforms = rng.uniform((n, L), generator, device)  # 1. token uniforms first: shared across policies
     selector = _selector(policy, n, L, meta, schedule, k, steps, generator, device)  # 2. the order's draws
-    state = _State.empty(uniforms, resolve_mask_id(denoiser, None))
+    state = _State.empty(uniforms, resolve_mask_id(denoiser, None), meta)
     num_steps = _decode(denoiser, state, selector, 0, forced, temperature)  # 3. decode
     return state.z.clone(), state.to_trajectory(num_steps, policy)
 
@@ -473,8 +483,10 @@ def continue_from(denoiser, trajectory: Trajectory, step: int, policy=None, gene
     if _resolve(policy) == "ancestral" and steps is None and trajectory.policy == "ancestral":
         steps = trajectory.num_steps  # resume on the same time grid
     n, L = trajectory.tokens.shape
+    if meta is not None and _positions(meta)[0] != L:
+        raise ValueError(f"meta has {_positions(meta)[0]} positions, the trajectory has {L}")
     selector = _selector(policy, n, L, meta, schedule, k, steps, generator, trajectory.tokens.device)
-    state = _State.from_trajectory(trajectory, step)
+    state = _State.from_trajectory(trajectory, step, meta)
     if not state.masked.any():
         if forced:
             raise ValueError(f"nothing is left to decode after step {step}")
@@ -497,7 +509,7 @@ def teacher_forced(denoiser, x: torch.Tensor, meta_or_num_positions, policy, gen
     x = x.to(device)
     uniforms = rng.uniform(tuple(x.shape), generator, device)
     selector = _selector(policy, x.shape[0], L, meta, schedule, k, steps, generator, device)
-    state = _State.empty(uniforms, resolve_mask_id(denoiser, None))
+    state = _State.empty(uniforms, resolve_mask_id(denoiser, None), meta)
     num_steps = _decode(denoiser, state, selector, 0, forced, 1.0, targets=x)
     return state.to_trajectory(num_steps, policy)
 

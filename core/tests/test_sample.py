@@ -250,6 +250,17 @@ def test_same_seed_gives_every_policy_the_same_uniform_per_position():
     assert _binomial_ok(freq, p, n)
 
 
+def test_a_meta_keeps_each_position_inside_its_own_categories():
+    meta = DataMeta(name="toy", params={}, num_categories=[2, 3, 2, 3], position_names=list("abcd"))
+    d = RandomDenoiser(4, 3, seed=8, scale=3.0)  # knows nothing of the per-position categories
+    free, _ = sample(d, 4, "random", 256, _g())
+    assert (free[:, [0, 2]] == 2).any()
+    for policy in ("random", "confidence"):
+        samples, traj = sample(d, meta, policy, 256, _g(), k=2)
+        assert (samples < torch.tensor(meta.num_categories)).all()
+        assert torch.isfinite(traj.log_prob).all()
+
+
 def test_temperature_zero_takes_the_most_likely_token():
     L = 5
     d = RandomDenoiser(L, 4, seed=6)
