@@ -1,0 +1,221 @@
+"""Order quality: how good a decoding policy is, on held-out data and on its own samples (DESIGN.md §3).
+
+For each policy, :func:`compare_policies` reports
+
+- the held-out **order NLL**: the teacher-forced autoregressive loss along the policy's orders
+  (:func:`core.elbo.order_nll`), in nats per sequence, averaged over ``n_orders`` sampled orders per
+  sequence; the 95% interval is ``mean +- 1.96 s.e.`` with the standard error taken over sequences (each
+  sequence's orders averaged first). For ``confidence`` / ``margin`` the order is the one the policy picks
+  when the true tokens are revealed (teacher-forced adaptive order); ``ancestral`` decodes in the
+  schedule's order distribution, so its orders are drawn from the schedule;
+- the fraction of **valid** samples under the task's rule (``None`` when the task has none);
+- for tables, two fidelity scores of the samples against the held-out rows: **shape** (mean over columns
+  of 1 - total variation distance between the marginals) and **trend** (mean over column pairs of
+  1 - |Cramér's V difference|).
+
+Every policy gets a fresh generator seeded with ``seed``, so all policies share their token uniforms.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import torch
+
+from core import data
+from core.elbo import order_nll
+from core.sample import (
+    device_of,
+    eval_mode,
+    is_adaptive,
+    is_deterministic_order,
+    policy_label,
+    policy_orders,
+    sample,
+    teacher_forced,
+)
+
+Z_95 = 1.959963984540054
+TABLE_PARAMS = ("seed", "max_categories", "num_bins", "heldout_fraction")  # table_from_dataframe's own
+
+
+@dataclass
+class PolicyScore:
+    """One policy's scores. ``nll`` / ``nll_ci`` in nats per sequence."""
+
+    nll: float
+    nll_ci: tuple[float, float]
+    valid_fraction: float | None
+    shape: float | None = None
+    trend: float | None = None
+    num_sequences: int = 0
+    num_orders: int = 0
+
+    def to_json(self) -> dict:
+        """The CLI's ``--json`` record."""
+        return {"nll": self.nll, "nll_ci": list(self.nll_ci), "valid_fraction": self.valid_fraction}
+
+
+# --- order NLL -----------------------------------------------------------------------------------
+
+
+def policy_nll(denoiser, x: torch.Tensor, meta, policy, n_orders: int = 4, generator=None, *,
+               schedule=None) -> torch.Tensor:
+    """Teacher-forced order NLL per held-out sequence ``[B]``, averaged over the policy's orders
+    (one order per sequence for fixed and adaptive policies, ``n_orders`` for random ones)."""
+    B = x.shape[0]
+    with eval_mode(denoiser), torch.no_grad():
+        if is_adaptive(policy):
+            n, orders = 1, teacher_forced(denoiser, x, meta, policy, generator).orders
+        else:
+            n = 1 if is_deterministic_order(policy) else n_orders
+            orders = policy_orders(policy, B * n, meta, generator, schedule=schedule)
+        values = order_nll(denoiser, x.repeat_interleave(n, 0), orders.to(x.device))  # [B * n]
+    return values.view(B, n).mean(1)
+
+
+def mean_interval(values: torch.Tensor) -> tuple[float, tuple[float, float]]:
+    """Mean and 95% normal interval ``mean +- 1.96 s.e.`` of per-sequence values ``[B]``."""
+    mean = float(values.mean())
+    se = float(values.std() / math.sqrt(values.numel())) if values.numel() > 1 else 0.0
+    return mean, (mean - Z_95 * se, mean + Z_95 * se)
+
+
+# --- table fidelity ------------------------------------------------------------------------------
+
+
+def column_shape(real: torch.Tensor, fake: torch.Tensor, num_categories: list[int]) -> float:
+    """Mean over columns of ``1 - TVD`` between the real and generated marginals (1 = identical)."""
+    scores = [1.0 - _tvd(real[:, l], fake[:, l], K) for l, K in enumerate(num_categories)]
+    return float(sum(scores) / len(scores))
+
+
+def pair_trend(real: torch.Tensor, fake: torch.Tensor, num_categories: list[int]) -> float:
+    """Mean over column pairs of ``1 - |V_real - V_generated|`` with Cramér's V (1 = identical)."""
+    pairs = list(itertools.combinations(range(len(num_categories)), 2))
+    if not pairs:
+        return 1.0
+    scores = []
+    for i, j in pairs:
+        Ki, Kj = num_categories[i], num_categories[j]
+        v_real = cramers_v(real[:, i], real[:, j], Ki, Kj)
+        v_fake = cramers_v(fake[:, i], fake[:, j], Ki, Kj)
+        scores.append(1.0 - abs(v_real - v_fake))
+    return float(sum(scores) / len(scores))
+
+
+def cramers_v(a: torch.Tensor, b: torch.Tensor, ka: int, kb: int) -> float:
+    """Cramér's V of two categorical columns ``[N]`` (0 = independent, 1 = one determines the other).
+    Categories that never occur are dropped; a column with one observed value gives 0."""
+    table = _counts(_counts_check(a, ka) * kb + _counts_check(b, kb), ka * kb).view(ka, kb)  # [ka, kb]
+    table = table[table.sum(1) > 0][:, table.sum(0) > 0]
+    r, c = table.shape
+    if min(r, c) < 2:
+        return 0.0
+    n = table.sum()
+    expected = table.sum(1, keepdim=True) * table.sum(0, keepdim=True) / n
+    chi2 = ((table - expected) ** 2 / expected).sum()
+    return float(torch.sqrt(chi2 / n / (min(r, c) - 1)).clamp(max=1.0))
+
+
+def _tvd(a: torch.Tensor, b: torch.Tensor, K: int) -> float:
+    p, q = _counts(a, K), _counts(b, K)
+    return float(0.5 * (p / p.sum() - q / q.sum()).abs().sum())
+
+
+def _counts_check(x: torch.Tensor, K: int) -> torch.Tensor:
+    x = x.long()
+    if x.numel() and (x.min() < 0 or x.max() >= K):
+        raise ValueError(f"values must lie in 0..{K - 1}, got {int(x.min())}..{int(x.max())}")
+    return x
+
+
+def _counts(x: torch.Tensor, K: int) -> torch.Tensor:
+    return torch.bincount(_counts_check(x, K), minlength=K).double()
+
+
+# --- the comparison ------------------------------------------------------------------------------
+
+
+def compare_policies(checkpoint_or_parts, heldout: torch.Tensor, policies, n_samples: int = 256,
+                     n_orders: int = 4, seed: int = 0, *, temperature: float = 1.0,
+                     k: int = 1) -> dict[str, PolicyScore]:
+    """Score every policy on ``heldout [B, L]`` and on ``n_samples`` samples of its own.
+
+    ``checkpoint_or_parts``: a :class:`core.checkpoint.Checkpoint` or ``(denoiser, schedule, meta)``.
+    Returns ``{policy_label(policy): PolicyScore}`` in the order given.
+    """
+    denoiser, schedule, meta = _parts(checkpoint_or_parts)
+    heldout = _check_heldout(heldout, meta).to(device_of(denoiser))
+    scores = {}
+    for policy in policies:
+        label = policy_label(policy)
+        if label in scores:
+            raise ValueError(f"policy {label!r} is listed twice")
+        scores[label] = score_policy(denoiser, schedule, meta, heldout, policy, n_samples, n_orders, seed,
+                                     temperature=temperature, k=k)
+    return scores
+
+
+def score_policy(denoiser, schedule, meta, heldout: torch.Tensor, policy, n_samples: int = 256,
+                 n_orders: int = 4, seed: int = 0, *, temperature: float = 1.0, k: int = 1) -> PolicyScore:
+    """One policy's :class:`PolicyScore` (see the module docstring)."""
+    # 1. held-out order NLL.
+    nll = policy_nll(denoiser, heldout, meta, policy, n_orders, _generator(seed), schedule=schedule)
+    mean, interval = mean_interval(nll)
+    # 2. the policy's own samples: validity, and fidelity for tables.
+    samples, _ = sample(denoiser, meta, policy, n_samples, _generator(seed), schedule=schedule,
+                        temperature=temperature, k=k)
+    samples = samples.cpu()
+    valid = data.check_samples(meta, samples)
+    shape = trend = None
+    if meta.decoders is not None:
+        real = heldout.cpu()
+        shape = column_shape(real, samples, meta.num_categories)
+        trend = pair_trend(real, samples, meta.num_categories)
+    n = 1 if is_adaptive(policy) or is_deterministic_order(policy) else n_orders
+    return PolicyScore(nll=mean, nll_ci=interval, shape=shape, trend=trend,
+                       valid_fraction=None if valid is None else float(valid.float().mean()),
+                       num_sequences=heldout.shape[0], num_orders=n)
+
+
+def heldout_data(meta, csv_path=None) -> torch.Tensor:
+    """The held-out split of the checkpoint's data, rebuilt from ``meta`` (tasks are regenerated from their
+    parameters; a table read from a CSV needs that CSV again)."""
+    if csv_path is not None:
+        params = {key: meta.params[key] for key in TABLE_PARAMS if key in meta.params}
+        ds = data.table_from_csv(csv_path, name=meta.name, **params)
+    elif meta.name in data.TASKS:
+        ds = data.make_task(meta.name, **meta.params)
+    else:
+        raise ValueError(f"the data {meta.name!r} cannot be regenerated; give the CSV file it was built from")
+    same = (ds.meta.num_categories == meta.num_categories and ds.meta.position_names == meta.position_names
+            and ds.meta.decoders == meta.decoders)
+    if not same:
+        raise ValueError(f"the rebuilt data does not match the checkpoint's {meta.name!r} data (different "
+                         "columns, categories or bins)")
+    if ds.heldout.shape[0] == 0:
+        raise ValueError(f"the data {meta.name!r} has an empty held-out split")
+    return ds.heldout
+
+
+def _parts(checkpoint_or_parts):
+    if all(hasattr(checkpoint_or_parts, a) for a in ("model", "schedule", "meta")):
+        return checkpoint_or_parts.model, checkpoint_or_parts.schedule, checkpoint_or_parts.meta
+    if isinstance(checkpoint_or_parts, (tuple, list)) and len(checkpoint_or_parts) == 3:
+        return tuple(checkpoint_or_parts)
+    raise ValueError("expected a Checkpoint or a (denoiser, schedule, meta) tuple")
+
+
+def _check_heldout(x, meta) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.dtype != torch.long or x.shape[0] == 0:
+        raise ValueError(f"heldout must be a non-empty LongTensor [B, L], got {getattr(x, 'shape', x)!r}")
+    if x.shape[1] != len(meta.num_categories):
+        raise ValueError(f"heldout has {x.shape[1]} positions, the model has {len(meta.num_categories)}")
+    return x
+
+
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(int(seed))
