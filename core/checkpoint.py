@@ -108,7 +108,8 @@ def save(model: Denoiser, schedule: Schedule, data_meta: DataMeta, config: dict,
     tensors = {**_cpu_state(model, "model."), **_cpu_state(schedule, "schedule.")}
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    safetensors.torch.save_file(tensors, str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
+    # save() to bytes, not save_file(): the file then gets the usual permissions (save_file makes it 0600)
+    (directory / WEIGHTS_NAME).write_bytes(safetensors.torch.save(tensors, metadata={"format": "pt"}))
     (directory / CONFIG_NAME).write_text(config_text)
     if metrics is not None:
         (directory / METRICS_NAME).write_text(_dumps(metrics, METRICS_NAME, allow_nan=True))

@@ -88,7 +88,7 @@ class DataMeta:
         unknown = sorted(str(k) for k in d if k not in names)
         if unknown:
             raise ValueError(f"unknown data meta field(s): {', '.join(unknown)}")
-        missing = [k for k in names[:4] if k not in d]
+        missing = [k for k in ("name", "params", "num_categories", "position_names") if k not in d]
         if missing:
             raise ValueError(f"data meta is missing field(s): {', '.join(missing)}")
         return cls(**copy.deepcopy(d))
