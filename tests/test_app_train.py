@@ -1,0 +1,246 @@
+"""The Train page (AppTest) and the session training runner behind it, on tiny models.
+
+``run_every`` fragments do not fire under AppTest, so each ``at.run()`` stands for one live tick.
+"""
+
+import io
+import json
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app import training_runner  # noqa: E402
+from app.training_runner import TrainingRun, dataset_from_csv  # noqa: E402
+from core import checkpoint, data  # noqa: E402
+from core.train import TrainConfig, Trainer  # noqa: E402
+
+MAIN = str(ROOT / "app" / "main.py")
+TINY = dict(task="pairs", task_params={"n": 4}, d_model=16, n_layers=1, n_heads=2, batch_size=16,
+            eval_size=32, eval_every=2, warmup=1, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset():
+    return data.make_task("pairs", n=4)
+
+
+@pytest.fixture()
+def shipped(tmp_path, monkeypatch, tiny_dataset):
+    """A ``pretrained/`` directory with one tiny checkpoint trained for 5 steps."""
+    trainer = Trainer(TrainConfig(steps=5, eval_every=1, **{k: v for k, v in TINY.items() if k != "eval_every"}),
+                      tiny_dataset)
+    trainer.run()
+    trainer.save(tmp_path / "tiny-pairs-learned")
+    monkeypatch.setenv("ORDERLAB_PRETRAINED_DIR", str(tmp_path))
+    return tmp_path
+
+
+def app(**state) -> AppTest:
+    at = AppTest.from_file(MAIN, default_timeout=60)
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def small_settings(at: AppTest, steps: int = 8) -> AppTest:
+    at.number_input(key="train_steps").set_value(steps)
+    at.select_slider(key="train_d_model").set_value(16)
+    at.select_slider(key="train_layers").set_value(1)
+    at.number_input(key="train_param_pairs_n").set_value(4)
+    at.select_slider(key="train_batch").set_value(16)
+    at.select_slider(key="train_eval_size").set_value(32)
+    at.number_input(key="train_eval_every").set_value(2)
+    return at.run()
+
+
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    """Plotly specs by title."""
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return {s["layout"]["title"]["text"]: s for s in specs}
+
+
+def current(at: AppTest) -> TrainingRun:
+    return at.session_state["train_runs"][-1]
+
+
+# --- the page --------------------------------------------------------------------------------------
+
+
+def test_live_training_grows_the_history_and_draws_the_views():
+    at = small_settings(app())
+    assert not at.exception
+    widgets = [w for kind in ("number_input", "select_slider", "radio", "selectbox", "checkbox", "button")
+               for w in getattr(at, kind)]
+    assert len(widgets) > 10 and all(w.help for w in widgets)
+    button(at, "Start").click()
+    at.run()
+    run = current(at)
+    assert run.state == "running" and run.baseline is not None
+    sizes = [len(run.trainer.history)]
+    for _ in range(3):
+        at.run()
+        sizes.append(len(run.trainer.history))
+    assert sizes[-1] > sizes[0] >= 1 and not at.exception
+    figs = charts(at)
+    heat = next(s for t, s in figs.items() if t.startswith("Expected decode step of each position"))
+    assert heat["data"][0]["y"] == run.meta.position_names and len(run.meta.position_names) == 8
+    nelbo = next(s for t, s in figs.items() if t.startswith("Held-out NELBO"))
+    assert {d["name"] for d in nelbo["data"] if d.get("showlegend") is not False} == {"learned", "linear baseline"}
+    assert any(t.startswith("alpha_l(t)") for t in figs) and any(t.startswith("Precedence") for t in figs)
+    assert any(t.startswith("Entropy") for t in figs)
+    assert "step" in at.get("progress")[0].proto.text
+
+
+def test_pause_step_resume_stop_keep_state_and_save_downloads():
+    at = small_settings(app(), steps=40)
+    button(at, "Start").click()
+    at.run()
+    run = current(at)
+    button(at, "Pause").click()
+    at.run()
+    steps, snapshots = run.trainer.step_count, len(run.trainer.history)
+    at.run()
+    assert run.state == "paused" and run.trainer.step_count == steps
+    button(at, "Step").click()
+    at.run()
+    assert run.trainer.step_count == steps + 1 and run.baseline.step_count == steps + 1
+    button(at, "Resume").click()
+    at.run()
+    assert run.state == "running" and run.trainer.step_count > steps + 1
+    button(at, "Stop").click()
+    at.run()
+    assert run.state == "stopped" and len(run.trainer.history) >= snapshots
+    stopped_at = run.trainer.step_count
+    at.run()
+    assert run.trainer.step_count == stopped_at
+    button(at, "Save checkpoint").click()
+    at.run()
+    assert not at.exception
+    labels = [d.label for d in at.get("download_button")]
+    assert labels == ["Download checkpoint (.zip)", "Download linear baseline (.zip)"]
+    files = at.session_state["train_zip"][2]
+    with zipfile.ZipFile(io.BytesIO(files["run"])) as zf:
+        ckpt = checkpoint.load_from_bytes(zf.read("config.json"), zf.read("model.safetensors"),
+                                          zf.read("metrics.json"))
+    assert ckpt.metrics["steps"] == stopped_at and ckpt.config["schedule"] == "learned"
+
+
+def test_a_bad_csv_shows_an_error_and_a_good_one_can_start():
+    at = app()
+    at.selectbox(key="train_task").set_value("upload a CSV").run()
+    assert button(at, "Start").disabled
+    at.file_uploader(key="train_csv").set_value(("bad.csv", b"only\n1\n1\n1\n", "text/csv")).run()
+    assert not at.exception
+    assert any("bad.csv" in e.value and "column" in e.value for e in at.error)
+    assert button(at, "Start").disabled
+    good = b"colour,size,price\n" + b"".join(f"{c},{s},{p}\n".encode() for c, s, p in
+                                            [("red", 1, 3.5), ("blue", 2, 1.0), ("red", 3, 2.2)] * 20)
+    at.file_uploader(key="train_csv").set_value(("shop.csv", good, "text/csv")).run()
+    assert not at.error and not button(at, "Start").disabled
+
+
+def test_replay_plays_a_shipped_run_through_the_same_views(shipped):
+    at = app(train_mode="Replay a shipped run")
+    assert not at.exception
+    assert at.selectbox(key="replay_name").value == "tiny-pairs-learned"
+    assert at.slider(key="replay_index").value == 0
+    button(at, "Play").click()
+    at.run()
+    assert at.session_state["replay_index"] == 2  # default speed: two snapshots per tick
+    at.run()
+    assert at.session_state["replay_index"] == 4
+    at.run()  # the last snapshot (step 5) stops the playback
+    assert at.session_state["replay_index"] == 5 and not at.session_state["replay_playing"]
+    heat = next(s for t, s in charts(at).items() if t.startswith("Expected decode step of each position"))
+    assert heat["data"][0]["x"] == list(range(6))
+    at.slider(key="replay_index").set_value(1).run()
+    heat = next(s for t, s in charts(at).items() if t.startswith("Expected decode step of each position"))
+    assert heat["data"][0]["x"] == [0, 1] and not at.exception
+
+
+def test_replay_without_shipped_runs_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("ORDERLAB_PRETRAINED_DIR", str(tmp_path / "none"))
+    at = app(train_mode="Replay a shipped run")
+    assert not at.exception and "No shipped runs" in at.info[0].value
+
+
+def test_lesson_preset_autostarts_and_query_params_preset_the_widgets():
+    at = AppTest.from_file(MAIN, default_timeout=60)
+    at.query_params["task"] = "parity"
+    at.query_params["seed"] = "7"
+    at.run()
+    assert at.selectbox(key="train_task").value == "parity" and at.number_input(key="train_seed").value == 7
+    at.session_state["train_preset"] = {"task": "pairs", "steps": 3, "seed": 5, "schedule": "linear",
+                                        "autostart": True}
+    at.number_input(key="train_param_parity_n").set_value(3)
+    at.run()
+    run = current(at)
+    assert (run.config.task, run.config.steps, run.config.seed, run.config.schedule) == ("pairs", 3, 5, "linear")
+    assert run.state in ("running", "done") and not at.exception
+
+
+def test_compare_two_runs_of_the_session():
+    at = small_settings(app(), steps=2)
+    at.checkbox(key="train_baseline").uncheck()
+    for _ in range(2):
+        button(at, "Start").click()
+        at.run()
+        at.run()
+    assert len(at.session_state["train_runs"]) == 2
+    at.radio(key="train_mode").set_value("Compare my runs").run()
+    assert not at.exception
+    nelbo = next(s for t, s in charts(at).items() if t.startswith("Held-out NELBO"))
+    assert len([d for d in nelbo["data"] if d.get("showlegend") is not False]) == 2
+    at.radio(key="train_mode").set_value("Train live").run()
+    assert at.number_input(key="train_steps").value == 2  # settings survive the mode switch
+
+
+# --- the runner, directly -------------------------------------------------------------------------
+
+
+def test_runner_trains_both_models_to_the_end_and_zips_a_loadable_checkpoint(tiny_dataset):
+    run = TrainingRun(TrainConfig(steps=4, **TINY), tiny_dataset, baseline=True)
+    assert run.advance(10.0) == 0  # not started: nothing happens
+    run.start()
+    while run.state == "running":
+        run.advance(0.2)
+    assert run.state == "done"
+    assert run.trainer.step_count == run.baseline.step_count == 4
+    assert [s["step"] for s in run.trainer.history] == [0, 2, 4]
+    assert run.progress().fraction == 1.0 and run.progress().remaining == 0
+    assert set(run.histories()) == {"learned", "linear baseline"}
+    with zipfile.ZipFile(io.BytesIO(run.checkpoint_zip("baseline"))) as zf:
+        assert sorted(zf.namelist()) == ["config.json", "metrics.json", "model.safetensors"]
+        ckpt = checkpoint.load_from_bytes(zf.read("config.json"), zf.read("model.safetensors"))
+    assert checkpoint.schedule_name(ckpt.schedule) == "linear"
+
+
+def test_runner_pause_step_and_stop(tiny_dataset):
+    run = TrainingRun(TrainConfig(steps=50, **TINY), tiny_dataset)
+    assert run.baseline is None and run.step_once() == 1 and run.state == "paused"
+    assert run.trainer.step_count == 1 and len(run.trainer.history) == 1  # the step-0 evaluation
+    run.stop()
+    assert run.advance(1.0) == 0 and run.step_once() == 0 and run.trainer.step_count == 1
+    run.start()
+    assert run.state == "stopped"
+
+
+def test_dataset_from_csv_names_the_problem():
+    with pytest.raises(ValueError, match="x.csv is empty"):
+        dataset_from_csv(b"  \n", "x.csv")
+    with pytest.raises(ValueError, match="x.csv: .*usable column"):
+        dataset_from_csv(b"a,b\n1,1\n1,1\n", "x.csv")
+    with pytest.raises(ValueError, match="MB"):
+        dataset_from_csv(b"a" * (training_runner.MAX_CSV_BYTES + 1), "x.csv")
+    ds = dataset_from_csv(b"a,b\n1,x\n2,y\n1,y\n", "shop.csv")
+    assert ds.meta.name == "shop" and ds.meta.position_names == ["a", "b"]
