@@ -1,0 +1,129 @@
+"""The Inspect page (AppTest): a good upload shows the order, bad uploads say why and lose nothing."""
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core.train import TrainConfig, Trainer  # noqa: E402
+
+PAGE = str(ROOT / "app" / "page_inspect.py")
+TINY = TrainConfig(task="pairs", task_params={"n": 4, "num_train": 256, "num_heldout": 64}, steps=5, d_model=16,
+                   n_layers=1, n_heads=2, batch_size=16, eval_size=64, eval_every=5, warmup=1, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    """A pretrained/ directory holding one tiny checkpoint (5 training steps)."""
+    root = tmp_path_factory.mktemp("pretrained")
+    trainer = Trainer(TINY)
+    trainer.run()
+    trainer.save(root / "tiny-pairs")
+    return root
+
+
+@pytest.fixture()
+def files(shipped):
+    d = shipped / "tiny-pairs"
+    return (d / "config.json").read_bytes(), (d / "model.safetensors").read_bytes()
+
+
+@pytest.fixture()
+def page(shipped, monkeypatch) -> AppTest:
+    monkeypatch.setenv("ORDERLAB_PRETRAINED_DIR", str(shipped))
+    return AppTest.from_file(PAGE, default_timeout=60).run()
+
+
+def upload(at: AppTest, config: bytes, weights: bytes) -> AppTest:
+    at.radio(key="inspect_source").set_value("Upload").run()
+    at.file_uploader(key="inspect_upload").set_value(
+        [("config.json", config, "application/json"), ("model.safetensors", weights, "application/octet-stream")])
+    return at.run()
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    return [(json.loads(c.proto.spec)["layout"].get("title") or {}).get("text", "") for c in at.get("plotly_chart")]
+
+
+def test_shipped_checkpoint_opens_with_every_view(page):
+    assert not page.exception
+    titles = chart_titles(page)
+    assert any(t.startswith("Exponents") for t in titles)
+    assert any(t.startswith("Precedence") for t in titles)
+    assert any(t.startswith("alpha_l(t)") for t in titles)
+    assert any(t.startswith("When is each position decoded") for t in titles)
+    metrics = {m.label: m.value for m in page.metric}
+    assert metrics["uniform maximum log L!"] == f"{torch.lgamma(torch.tensor(9.0)).item():.2f} nats"
+    assert metrics["Kendall tau to reference"] != "n/a" and metrics["group precedence"] != "n/a"
+
+
+def test_good_upload_shows_the_exponent_chart(page, files):
+    at = upload(page, *files)
+    assert not at.exception and not at.error
+    exponents = [json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                 if json.loads(c.proto.spec)["layout"]["title"]["text"].startswith("Exponents")]
+    assert exponents[0]["data"][0]["x"] == [f"b{i}" for i in range(1, 5)] + [f"c{i}" for i in range(1, 5)]
+    assert at.session_state["inspect_current"]["label"].startswith("upload:")
+
+
+def pickled() -> bytes:
+    buf = io.BytesIO()
+    torch.save({"model.tok_emb.weight": torch.zeros(3, 16)}, buf)
+    return buf.getvalue()
+
+
+def huge_config(config: bytes) -> bytes:
+    d = json.loads(config)
+    d["model"]["d_model"] = 10**9
+    return json.dumps(d).encode()
+
+
+BAD_UPLOADS = [
+    (lambda c, w: (c, w[: len(w) // 2]), "truncated"),
+    (lambda c, w: (c, pickled()), "pickle"),
+    (lambda c, w: (huge_config(c), w), "d_model"),
+    (lambda c, w: (b"{not json", w), "not valid JSON"),
+]
+
+
+def test_bad_uploads_say_why_and_keep_the_open_checkpoint(page, files):
+    at = upload(page, *files)
+    good = at.session_state["inspect_current"]["label"]
+    for bad, message in BAD_UPLOADS:
+        at.file_uploader(key="inspect_upload").set_value(
+            [("config.json", bad(*files)[0], "application/json"),
+             ("model.safetensors", bad(*files)[1], "application/octet-stream")])
+        at.run()
+        assert not at.exception
+        assert len(at.error) == 1 and message in at.error[0].value, message
+        assert at.session_state["inspect_current"]["label"] == good  # nothing already loaded is lost
+        assert any(t.startswith("Exponents") for t in chart_titles(at))  # and the page keeps working
+    at.radio(key="inspect_source").set_value("Shipped").run()
+    assert not at.exception and not at.error
+
+
+def test_one_file_only_asks_for_both(page, files):
+    at = page
+    at.radio(key="inspect_source").set_value("Upload").run()
+    at.file_uploader(key="inspect_upload").set_value(("config.json", files[0], "application/json")).run()
+    assert not at.exception and "exactly two files" in at.warning[0].value
+
+
+def test_hub_offline_says_so_plainly(page, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    at = page
+    at.radio(key="inspect_source").set_value("Hugging Face Hub").run()
+    at.text_input(key="inspect_repo").set_value("someone/not-cached")
+    at.button[0].click().run()
+    assert not at.exception
+    assert "could not reach the Hugging Face Hub" in at.error[0].value
+    assert at.session_state["inspect_current"]["label"].startswith("shipped:")

@@ -1,0 +1,115 @@
+"""The order figure builders are pure functions: plain numbers in, a plotly figure with the right data out."""
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app import figures_orders as fo  # noqa: E402
+
+NAMES = ["b1", "b2", "c1", "c2"]
+
+
+def strip_rows():
+    return [
+        {"label": "learned", "values": [0, 1, 1, 0], "step_of": [0, 1, 2, 3], "confidence": [0.9, 0.8, 0.5, 1.0]},
+        {"label": "random", "values": [0, 1, 1, 0], "step_of": [3, 2, 1, 0], "confidence": [0.5, 0.6, 0.7, 0.2]},
+    ]
+
+
+def test_replay_status_marks_masked_just_and_earlier():
+    assert fo.replay_status([0, 1, 2, 3], 0) == [fo.MASKED] * 4
+    assert fo.replay_status([0, 1, 2, 3], 2) == [fo.EARLIER, fo.JUST, fo.MASKED, fo.MASKED]
+    assert fo.replay_status([2, 0, 1], 3) == [fo.JUST, fo.EARLIER, fo.EARLIER]
+
+
+def test_status_value_keeps_each_status_in_its_colour_band():
+    assert 0 <= fo.status_value(fo.MASKED, 0.9) < 1
+    for conf in (0.0, 0.5, 1.0, float("nan")):
+        assert 1 <= fo.status_value(fo.EARLIER, conf) < 2
+        assert 2 <= fo.status_value(fo.JUST, conf) <= 3
+    assert fo.status_value(fo.EARLIER, 0.9) > fo.status_value(fo.EARLIER, 0.1)  # darker = surer
+
+
+def test_cell_text_shortens_and_formats():
+    assert fo.cell_text(None) == ""
+    assert fo.cell_text(3) == "3"
+    assert fo.cell_text(0.123456) == "0.1235"
+    assert fo.cell_text(math.nan) == "?"
+    assert fo.cell_text("United-States", 8) == "United-…"
+
+
+def test_group_boundaries_follow_name_prefixes():
+    assert fo.group_boundaries(["b1", "b2", "c1", "c2"]) == [2]
+    assert fo.group_boundaries(["a1", "b1", "s1", "s2"]) == [1, 2]
+    assert fo.group_boundaries(["l1", "l2", "l3"]) == []
+    assert fo.group_boundaries(["age", "sex", "race", "income", "job"]) == []  # a table: no separators
+
+
+def test_replay_strip_shows_revealed_values_only():
+    fig = fo.replay_strip(strip_rows(), NAMES, step=2)
+    heat = fig.data[0]
+    assert list(heat.y) == ["learned", "random"]
+    assert [list(r) for r in heat.text] == [["0", "1", "", ""], ["", "", "1", "0"]]
+    z = np.array(heat.z)
+    assert 2 <= z[0, 1] <= 3 and 1 <= z[0, 0] < 2 and z[0, 2] < 1  # just / earlier / masked
+    assert [t.name for t in fig.data[1:]] == ["masked", "just revealed", "revealed earlier"]
+    assert any(shape.type == "line" for shape in fig.layout.shapes)  # the b | c separator
+
+
+def test_replay_images_one_picture_per_policy_with_outline():
+    rows = [{"label": p, "values": [16, 0, 8, 4], "step_of": [0, 1, 2, 3], "confidence": [1.0] * 4}
+            for p in ("learned", "random")]
+    fig = fo.replay_images(rows, (2, 2), step=2, num_categories=17)
+    assert len([t for t in fig.data if t.type == "heatmap"]) == 2
+    z = np.array(fig.data[0].z)
+    assert z.shape == (2, 2)
+    assert z[0, 0] == pytest.approx(4.0) and z[1, 0] < 1  # black pixel revealed; position 2 masked
+    assert len(fig.layout.shapes) == 2  # the just-revealed pixel outlined in both pictures
+    with pytest.raises(ValueError):
+        fo.replay_images(rows, (2, 2), step=2, num_categories=17, shade="nonsense")
+
+
+def test_rank_spread_sorts_positions_and_draws_spread():
+    fig = fo.rank_spread([3.0, 1.2, 2.5], [0.5, 0.1, 0.4], ["x", "y", "z"], reference_order=[1, 2, 0])
+    assert list(fig.data[0].y) == ["y", "z", "x"]
+    assert list(fig.data[0].error_x.array) == [0.1, 0.4, 0.5]
+    assert list(fig.data[1].x) == [1.0, 2.0, 3.0]
+    with pytest.raises(ValueError):
+        fo.rank_spread([1.0, 2.0], [0.1], ["a", "b"])
+
+
+def test_forward_masking_animation_masks_positions_after_their_time():
+    tau = [0.2, 0.7, 0.5]
+    fig = fo.forward_masking_animation(tau, ["p0", "p1", "p2"], ["1", "0", "1"], frames=11)
+    assert len(fig.frames) == 11
+    cells = fig.frames[6].data[1]  # t = 0.6
+    assert list(cells.text) == ["M", "0", "M"]
+    assert list(fig.frames[0].data[1].text) == ["1", "0", "1"]
+    assert list(fig.data[0].y) == tau
+
+
+def test_times_to_order_labels_largest_time_first():
+    fig = fo.times_to_order([0.1, 0.9, 0.5], ["p0", "p1", "p2"])
+    assert list(fig.data[1].text) == ["step 3", "step 1", "step 2"]
+    assert list(fig.data[0].y) == ["p1", "p2", "p0"]  # the path in decoding order
+
+
+def test_order_frequency_bars_and_elbo_terms():
+    fig = fo.order_frequency_bars(["a", "b"], [0.7, 0.3], [0.69, 0.31], highlight="b")
+    assert [list(t.y) for t in fig.data] == [[0.7, 0.3], [0.69, 0.31]]
+    assert len(fig.layout.shapes) == 1
+    fig = fo.elbo_terms(["a", "b"], [0.25, 0.75], [2.0, 4.0], exact=3.5)
+    assert sum(t.y[0] for t in fig.data) == pytest.approx(3.5)
+
+
+def test_entropy_meter_and_policy_bars():
+    fig = fo.entropy_meter(1.0, 3.18)
+    assert fig.data[0].x[0] == 1.0 and fig.layout.shapes[0].x0 == 3.18
+    fig = fo.policy_nll_bars(["learned", "random"], [5.0, 6.0], [4.8, 5.7], [5.2, 6.3])
+    assert list(fig.data[0].error_y.array) == pytest.approx([0.2, 0.3])
+    assert list(fig.data[0].error_y.arrayminus) == pytest.approx([0.2, 0.3])
