@@ -1,0 +1,149 @@
+"""The Compare page (AppTest): side-by-side replay from cached trajectories, interventions, the score table.
+
+``run_every`` fragments do not fire under AppTest, so each ``at.run()`` while playing stands for one tick.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import core.model  # noqa: E402
+from app.training_runner import TrainingRun  # noqa: E402
+from core.train import TrainConfig, Trainer  # noqa: E402
+
+PAGE = str(ROOT / "app" / "page_compare.py")
+TINY = TrainConfig(task="pairs", task_params={"n": 4, "num_train": 256, "num_heldout": 64}, steps=5, d_model=16,
+                   n_layers=1, n_heads=2, batch_size=16, eval_size=64, eval_every=5, warmup=1, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pretrained")
+    trainer = Trainer(TINY)
+    trainer.run()
+    trainer.save(root / "tiny-pairs")
+    return root
+
+
+@pytest.fixture()
+def calls(monkeypatch) -> list[int]:
+    """Counts every denoiser forward pass made anywhere in this process."""
+    count = [0]
+    forward = core.model.Denoiser.forward
+
+    def counting(self, z):
+        count[0] += 1
+        return forward(self, z)
+
+    monkeypatch.setattr(core.model.Denoiser, "forward", counting)
+    return count
+
+
+@pytest.fixture()
+def page(shipped, monkeypatch) -> AppTest:
+    monkeypatch.setenv("ORDERLAB_PRETRAINED_DIR", str(shipped))
+    return AppTest.from_file(PAGE, default_timeout=60).run()
+
+
+def replay_spec(at: AppTest) -> dict:
+    return json.loads(at.get("plotly_chart")[0].proto.spec)
+
+
+def test_default_comparison_shows_replay_and_one_score_row_per_policy(page):
+    assert not page.exception
+    assert page.selectbox(key="compare_model").value == "shipped: tiny-pairs"
+    policies = page.multiselect(key="compare_policies").value
+    assert replay_spec(page)["data"][0]["y"] == policies
+    table = page.dataframe[0].value
+    assert list(table["policy"]) == policies
+    assert (table["95% low"] <= table["order NLL (nats)"]).all()
+    assert (table["order NLL (nats)"] <= table["95% high"]).all()
+    assert table["valid samples"].between(0, 1).all()
+
+
+def test_scrubbing_and_playing_never_call_the_model(page, calls):
+    cached = page.session_state["compare_cache"]
+    trajectories = next(iter(cached.values()))
+    before = calls[0]
+    for step in (3, 8, 0, 5):
+        page.slider(key="compare_step").set_value(step).run()
+        assert replay_spec(page)["layout"]["title"]["text"] == f"After {step} step(s)"
+        text = replay_spec(page)["data"][0]["text"]
+        assert sum(cell != "" for row in text for cell in row) == step * len(text)
+    page.button(key="compare_play").click().run()  # play: one step per tick
+    page.run()
+    assert page.slider(key="compare_step").value == 7
+    assert calls[0] == before
+    assert next(iter(page.session_state["compare_cache"].values())) is trajectories
+
+
+def test_switching_policies_decodes_once_per_request(page, calls):
+    page.multiselect(key="compare_policies").set_value(["learned", "confidence", "reference", "left_to_right"])
+    page.run()
+    assert not page.exception
+    assert list(page.dataframe[0].value["policy"]) == ["learned", "confidence", "reference", "left_to_right"]
+    assert replay_spec(page)["data"][0]["y"] == ["learned", "confidence", "reference", "left_to_right"]
+    after = calls[0]
+    page.slider(key="compare_step").set_value(4).run()
+    page.multiselect(key="compare_policies").set_value(["random", "learned"]).run()
+    assert list(page.dataframe[0].value["policy"]) == ["random", "learned"]
+    assert calls[0] > after  # a new request decodes
+    after = calls[0]
+    page.multiselect(key="compare_policies").set_value(["learned", "confidence", "reference", "left_to_right"])
+    page.run()
+    assert calls[0] == after  # back to the first request: served from the cache
+
+
+def test_too_few_policies_asks_for_two(page):
+    page.multiselect(key="compare_policies").set_value(["learned"]).run()
+    assert not page.exception and "at least two" in page.warning[0].value
+
+
+def test_reveal_this_position_next(page):
+    page.slider(key="compare_step").set_value(2).run()
+    masked = page.selectbox(key="compare_force").options
+    position = page.session_state["compare_force"]
+    page.button(key="compare_force_go").click().run()
+    assert not page.exception
+    assert page.slider(key="compare_step").value == 3
+    assert "Showing your choices: step 3" in page.info[0].value
+    for traj in list(page.session_state["compare_cache"].values())[-1].values():
+        assert int(traj.step_of[0, position]) <= 2  # revealed at step 3 (index 2), or earlier
+    assert masked
+    page.button(key="compare_force_undo").click().run()
+    assert not page.info
+
+
+def test_session_run_is_offered_and_compared(shipped, monkeypatch):
+    monkeypatch.setenv("ORDERLAB_PRETRAINED_DIR", str(shipped))
+    run = TrainingRun(TINY, label="my run")
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["train_runs"] = [run]
+    at.run()
+    options = at.selectbox(key="compare_model").options
+    assert "this session: my run" in options
+    at.selectbox(key="compare_model").set_value("this session: my run").run()
+    assert not at.exception
+    assert len(at.dataframe[0].value) == len(at.multiselect(key="compare_policies").value)
+
+
+def test_uploaded_model_and_a_bad_upload(page, shipped):
+    d = shipped / "tiny-pairs"
+    config, weights = (d / "config.json").read_bytes(), (d / "model.safetensors").read_bytes()
+    page.selectbox(key="compare_model").set_value("upload config.json + model.safetensors").run()
+    assert page.info and not page.exception
+    page.file_uploader(key="compare_upload").set_value(
+        [("config.json", config, "application/json"), ("model.safetensors", weights[:100], "application/octet-stream")])
+    page.run()
+    assert "cannot be used" in page.error[0].value
+    page.file_uploader(key="compare_upload").set_value(
+        [("config.json", config, "application/json"), ("model.safetensors", weights, "application/octet-stream")])
+    page.run()
+    assert not page.exception and not page.error
+    assert len(page.dataframe[0].value) == len(page.multiselect(key="compare_policies").value)
