@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import threading
 from pathlib import Path
 
 import streamlit as st
@@ -35,6 +36,17 @@ def setup_torch() -> None:
     inside torch would only fight each other (and small models gain nothing from them)."""
     if torch.get_num_threads() != 1:
         torch.set_num_threads(1)
+    _warm_up()
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_up() -> threading.Thread:
+    """Build a throwaway optimizer in the background, once per process: the first one imports several
+    seconds of torch machinery, which would otherwise delay the first training start."""
+    thread = threading.Thread(target=lambda: torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))]),
+                              daemon=True, name="orderlab-warm-up")
+    thread.start()
+    return thread
 
 
 # --- shipped checkpoints -------------------------------------------------------------------------

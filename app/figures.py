@@ -52,8 +52,9 @@ def median_times(w) -> list[float]:
 
 
 def _layout(fig: go.Figure, title: str, x: str, y: str, **kw) -> go.Figure:
+    # uirevision: zoom and hidden traces survive the live updates of the same figure
     fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=kw.pop("height", HEIGHT),
-                      margin=dict(l=10, r=10, t=40, b=10), **kw)
+                      margin=dict(l=10, r=10, t=40, b=10), uirevision=title, **kw)
     return fig
 
 
@@ -120,7 +121,7 @@ def grid_rank_image(exponents: list[float], shape) -> go.Figure:
     if rows * cols != w.numel():
         raise ValueError(f"shape {rows}x{cols} does not match {w.numel()} positions")
     z = expected_rank(w).numpy().reshape(rows, cols)
-    fig = go.Figure(go.Heatmap(z=z, colorscale=RANK_SCALE, colorbar=dict(title="step"),
+    fig = go.Figure(go.Heatmap(z=z, colorscale=RANK_SCALE, zmin=1, zmax=w.numel(), colorbar=dict(title="step"),
                                text=np.round(z).astype(int), texttemplate="%{text}",
                                hovertemplate="row %{y}, col %{x}: expected step %{z:.1f}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain")
@@ -147,9 +148,11 @@ def rank_heatmap(history: list[dict], names: list[str] | None = None, color: str
     z = np.array([values(s["exponents"]) for s in history]).T  # [L, S]
     steps = [s["step"] for s in history]
     label = "expected step" if color == "rank" else "median tau"
+    # fixed ranges: the colours mean the same at step 0 (all equal) and after training
+    zmin, zmax = (1, L) if color == "rank" else (0, 1)
     fig = go.Figure(go.Heatmap(
         z=z, x=steps, y=names, colorscale=RANK_SCALE if color == "rank" else TIME_SCALE,
-        colorbar=dict(title=label),
+        zmin=zmin, zmax=zmax, colorbar=dict(title=label),
         hovertemplate=f"step %{{x}}<br>%{{y}}: {label} %{{z:.2f}}<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
     title = "Expected decode step of each position" if color == "rank" else "Median masking time of each position"
@@ -166,7 +169,8 @@ def nelbo_curves(runs: dict[str, list[dict]]) -> go.Figure:
         x = [s["step"] for s in history]
         y = np.array([s["heldout_nelbo"] for s in history], dtype=float)
         se = np.array([s.get("heldout_se") or 0.0 for s in history], dtype=float)
-        fig.add_trace(go.Scatter(x=x + x[::-1], y=np.concatenate([y + se, (y - se)[::-1]]), fill="toself",
+        fig.add_trace(go.Scatter(x=x + x[::-1], y=np.concatenate([y + se, (y - se)[::-1]]), mode="lines",
+                                 fill="toself",
                                  fillcolor=_rgba(colour, 0.2), line=dict(width=0), hoverinfo="skip",
                                  showlegend=False, name=f"{label} ±s.e."))
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=label, line=dict(color=colour),

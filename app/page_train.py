@@ -308,9 +308,12 @@ def metric_row(curves: dict[str, list[dict]], history: list[dict], L: int) -> No
     if others:
         label, other = others[0]
         delta = f"{last['heldout_nelbo'] - other[-1]['heldout_nelbo']:+.3f} vs {label}"
-    cols[1].metric("Held-out NELBO", f"{last['heldout_nelbo']:.3f} ± {last.get('heldout_se') or 0:.3f}",
-                   delta=delta, delta_color="inverse")
-    cols[2].metric("Order entropy", f"{last['order_entropy']:.2f} / {max_order_entropy(L):.2f} nats")
+    cols[1].metric("Held-out NELBO", f"{last['heldout_nelbo']:.3f}", delta=delta, delta_color="inverse",
+                   help=f"Nats per sequence, ± {last.get('heldout_se') or 0:.3f} (standard error); lower is "
+                        "better. The delta compares with the other curve at its latest evaluation.")
+    cols[2].metric("Order entropy", f"{100 * last['order_entropy'] / max_order_entropy(L):.0f} %",
+                   help=f"{last['order_entropy']:.2f} nats of the uniform maximum log L! = "
+                        f"{max_order_entropy(L):.2f}: 100 % = every order equally likely, 0 % = one order.")
     if "group_precedence" in last:
         cols[3].metric("Group precedence", f"{last['group_precedence']:.2f}",
                        help="Mean P(earlier reference group before later group); 0.5 = no preference.")
@@ -336,7 +339,11 @@ def live() -> None:
         if not run.active:  # finished during this tick: rerun the page to stop the timer
             st.rerun()
     progress_bar(run)
-    views(run.histories(), run.trainer.history, run.exponents(), run.meta, key="live")
+    # While running, every view follows the latest evaluation (so the figures change only when a snapshot
+    # arrives); a paused or stopped run shows the exponents of its latest step.
+    history = run.trainer.history
+    exponents = history[-1]["exponents"] if run.active and history else run.exponents()
+    views(run.histories(), history, exponents, run.meta, key="live")
 
 
 # --- modes ---------------------------------------------------------------------------------------------------
@@ -349,11 +356,25 @@ def train_mode(autostart: bool) -> None:
     controls(config, dataset)
     run = current_run()
     if run is None:
-        st.info("Choose a task and settings in the sidebar, then press **Start**. Or replay a shipped run "
-                "to see a finished training instantly.")
+        preview(dataset)
         return
     save_area(run)
     st.fragment(live, run_every=TICK_S if run.active else None)()
+
+
+def preview(dataset: data.Dataset | None) -> None:
+    """Before the first run: the starting point, every position on the linear schedule."""
+    st.info("Choose a task and settings in the sidebar, then press **Start**. Or replay a shipped run to see "
+            "a finished training instantly.")
+    if dataset is None:
+        return
+    meta = dataset.meta
+    left, right = st.columns(2)
+    left.markdown(f"**{meta.name}**: {meta.length} positions. At step 0 every position has the same schedule "
+                  "alpha_l(t) = 1 - t, so all decoding orders are equally likely. Training the learned "
+                  "schedule moves each position's curve: positions whose curves drop later (larger w) are "
+                  "decoded earlier.")
+    right.plotly_chart(figures.alpha_curves([1.0] * meta.length, meta.position_names), key="preview_alpha")
 
 
 def replay_mode() -> None:

@@ -76,7 +76,7 @@ class TrainingRun:
         return runs
 
     def exponents(self) -> list[float]:
-        """The current exponents of the run's schedule (live, between evaluations too)."""
+        """The current exponents of the run's schedule (also between evaluations, e.g. after a step)."""
         schedule = self.trainer.schedule
         if not hasattr(schedule, "exponents"):
             return [1.0] * self.meta.length
@@ -108,8 +108,11 @@ class TrainingRun:
         if self.state != "running":
             return 0
         start, steps = time.perf_counter(), 0
+        fresh = not self.trainer.history  # show the step-0 evaluation as soon as it exists
         while time.perf_counter() - start < budget_s and self.state == "running":
             steps += self._pull_round()
+            if fresh:
+                break
         self.elapsed += time.perf_counter() - start
         return steps
 
