@@ -95,6 +95,8 @@ def precedence_heatmap(P, names: list[str] | None = None) -> go.Figure:
     if P.ndim != 2 or P.shape[0] != P.shape[1]:
         raise ValueError(f"P must be a square matrix, got shape {P.shape}")
     names = position_names(names, P.shape[0])
+    P = P.copy()
+    np.fill_diagonal(P, np.nan)  # a position is not decoded before itself: leave the diagonal blank
     fig = go.Figure(go.Heatmap(z=P, x=names, y=names, zmin=0, zmax=1, colorscale="RdBu_r",
                                colorbar=dict(title="P(i first)"),
                                hovertemplate="P(%{y} before %{x}) = %{z:.3f}<extra></extra>"))
@@ -104,13 +106,17 @@ def precedence_heatmap(P, names: list[str] | None = None) -> go.Figure:
 
 
 def exponent_bars(exponents: list[float], names: list[str] | None = None) -> go.Figure:
-    """Bar chart of the exponents ``w_l`` (log scale; only ratios matter, geometric mean drawn at 1)."""
+    """Bar chart of the exponents ``w_l`` on a log scale, each bar drawn from the geometric mean to ``w_l``
+    (only ratios of ``w`` matter, so above the mean = decoded earlier than average, below = later)."""
     w = _exponents(exponents).numpy()
     names = position_names(names, len(w))
-    fig = go.Figure(go.Bar(x=names, y=w, hovertemplate="%{x}: w=%{y:.3g}<extra></extra>"))
-    fig.add_hline(y=float(np.exp(np.log(w).mean())), line_dash="dash", line_color="gray",
-                  annotation_text="geometric mean", annotation_position="top left")
-    fig.update_yaxes(type="log")
+    mean = float(np.exp(np.log(w).mean()))
+    fig = go.Figure(go.Bar(x=names, y=w - mean, base=mean, customdata=w,
+                           hovertemplate="%{x}: w=%{customdata:.3g}<extra></extra>"))
+    fig.add_hline(y=mean, line_dash="dash", line_color="gray", annotation_text="geometric mean",
+                  annotation_position="top left")
+    half = max(float(np.abs(np.log10(w / mean)).max()), np.log10(2.0)) * 1.15
+    fig.update_yaxes(type="log", range=[np.log10(mean) - half, np.log10(mean) + half])
     return _layout(fig, "Exponents w_l (larger = decoded earlier)", "position", "w_l (log scale)")
 
 
