@@ -110,7 +110,7 @@ def settings() -> tuple[TrainConfig | None, data.Dataset | None]:
     seed = common.seed_widget("train_seed", last_used=last, container=sb)
     sb.checkbox("Also train a linear baseline", key="train_baseline",
                 help="Train a second model with the shared linear schedule and the same settings, side "
-                     "by side, so the held-out NELBO curves can be compared.")
+                     "by side, so the held-out NELBO curves can be compared (only for a learned schedule).")
     advanced = advanced_settings(sb)
     if task == CSV_OPTION and dataset is None:
         return None, None
@@ -121,7 +121,11 @@ def settings() -> tuple[TrainConfig | None, data.Dataset | None]:
     if config.eval_every == 0:
         config.eval_every = max(1, int(steps) // 40)
     if dataset is None:
-        dataset = common.cached_task(task, seed, **params)
+        try:
+            dataset = common.cached_task(task, seed, **params)
+        except ValueError as e:
+            sb.error(f"Cannot build the {task} task: {e}")
+            return None, None
     return config, dataset
 
 

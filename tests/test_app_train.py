@@ -149,6 +149,13 @@ def test_a_bad_csv_shows_an_error_and_a_good_one_can_start():
     assert not at.error and not button(at, "Start").disabled
 
 
+def test_an_invalid_task_parameter_is_reported_not_raised():
+    at = app()
+    at.number_input(key="train_param_pairs_n").set_value(1).run()
+    assert not at.exception and any("n must be" in e.value for e in at.error)
+    assert button(at, "Start").disabled
+
+
 def test_replay_plays_a_shipped_run_through_the_same_views(shipped):
     at = app(train_mode="Replay a shipped run")
     assert not at.exception
