@@ -32,15 +32,30 @@ def pairs_ckpt(tmp_path_factory):
     return _save(ds, tmp_path_factory.mktemp("ckpt") / "pairs")
 
 
-def _run(*args):
+SAMPLE_ARGS = ["--policy", "learned", "--n", "5", "--seed", "3", "--show-order"]
+POLICIES = ["learned", "random", "left_to_right", "confidence"]
+COMPARE_ARGS = ["--policies", ",".join(POLICIES), "--json", "--seed", "0", "--n-samples", "16",
+                "--max-heldout", "24"]
+
+
+@pytest.fixture(scope="module")
+def runs(pairs_ckpt):
+    """Both command lines run as ``python -m`` at the same time (each pays for its own interpreter)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    commands = {"sample": ["core.sample", "--checkpoint", str(pairs_ckpt), *SAMPLE_ARGS],
+                "compare": ["core.compare", "--checkpoint", str(pairs_ckpt), *COMPARE_ARGS]}
+    procs = {name: subprocess.Popen([sys.executable, "-m", *cmd], cwd=ROOT, env=env, text=True,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for name, cmd in commands.items()}
+    out = {}
+    for name, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=300)
+        out[name] = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    return out
 
 
-def test_sample_cli_prints_the_decoded_samples_of_the_library(pairs_ckpt):
-    out = _run("core.sample", "--checkpoint", str(pairs_ckpt), "--policy", "learned", "--n", "5", "--seed",
-               "3", "--show-order")
+def test_sample_cli_prints_the_decoded_samples_of_the_library(pairs_ckpt, runs):
+    out = runs["sample"]
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     ckpt = checkpoint.load(pairs_ckpt)
@@ -53,15 +68,13 @@ def test_sample_cli_prints_the_decoded_samples_of_the_library(pairs_ckpt):
     assert lines[-1].startswith("# valid: ") and lines[-1].endswith("/5")
 
 
-def test_compare_cli_json_has_exactly_the_promised_keys_and_reproduces(pairs_ckpt):
-    policies = ["learned", "random", "left_to_right", "confidence"]
-    out = _run("core.compare", "--checkpoint", str(pairs_ckpt), "--policies", ",".join(policies), "--json",
-               "--seed", "0", "--n-samples", "16", "--max-heldout", "24")
+def test_compare_cli_json_has_exactly_the_promised_keys_and_reproduces(pairs_ckpt, runs):
+    out = runs["compare"]
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
-    assert list(result) == policies
+    assert list(result) == POLICIES
     ckpt = checkpoint.load(pairs_ckpt)
-    expected = compare_policies(ckpt, heldout_data(ckpt.meta)[:24], policies, n_samples=16, seed=0)
+    expected = compare_policies(ckpt, heldout_data(ckpt.meta)[:24], POLICIES, n_samples=16, seed=0)
     for name, record in result.items():
         assert set(record) == {"nll", "nll_ci", "valid_fraction"}
         lo, hi = record["nll_ci"]
