@@ -11,6 +11,10 @@ Entry points (``denoiser`` is any callable ``logits [N, L, V] = denoiser(z [N, L
                    k=1, steps=None, forced=None) -> Trajectory
     policy_orders(policy, n, meta_or_num_positions, generator=None, *, schedule=None) -> orders [n, L]
 
+A :class:`Trajectory` holds, per sample and position, ``orders``, ``step_of``, ``tokens``, ``log_prob`` /
+``prob``, ``entropy`` and the token ``uniforms``; ``state_at(step)`` rebuilds the partial state after any
+step without calling the model, ``revealed_at(step)`` gives the positions of one step.
+
 Policies (DESIGN.md §3): ``learned`` (masking times from ``schedule``, decoded by descending time),
 ``random`` (uniform orders), ``left_to_right``, ``reference`` (``meta.reference_order``), any fixed order
 given as a list of positions (or the label ``"order:3-0-2-1"``), ``confidence`` / ``margin`` (adaptive:
@@ -32,6 +36,9 @@ token uniforms, so an app can answer "what if position j came next?" at any poin
 
 Probabilities and entropies in a :class:`Trajectory` are the model's (temperature 1) at the moment each
 position was revealed; ``temperature`` only changes the token draws (``0`` = greedy).
+
+Command line: ``python -m core.sample --checkpoint PATH --policy learned --n 16 --seed 0`` prints the
+decoded samples (``--show-order`` adds each decoding order).
 """
 
 from __future__ import annotations
