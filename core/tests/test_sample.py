@@ -261,6 +261,17 @@ def test_a_meta_keeps_each_position_inside_its_own_categories():
         assert torch.isfinite(traj.log_prob).all()
 
 
+def test_temperature_sharpens_the_token_distribution():
+    L, V, n = 3, 4, 4000
+    d = IndependentDenoiser(L, V, seed=5)
+    samples, traj = sample(d, L, "random", n, _g(6), temperature=0.5)
+    p = torch.softmax(d.logits / 0.5, -1)  # [L, V]
+    freq = torch.stack([torch.bincount(samples[:, l], minlength=V) for l in range(L)]).float() / n
+    assert _binomial_ok(freq, p, n)
+    model_p = torch.softmax(d.logits, -1).gather(1, samples.T).T  # [n, L] recorded at temperature 1
+    assert torch.allclose(traj.prob, model_p, atol=1e-6)
+
+
 def test_temperature_zero_takes_the_most_likely_token():
     L = 5
     d = RandomDenoiser(L, 4, seed=6)
