@@ -52,14 +52,14 @@ class TrainConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     schedule_lr: float = 2e-2
-    schedule_delay: int = 0  # steps with the schedule frozen before its learning rate ramps up
+    schedule_delay: int = 500  # schedule frozen while the model leaves its plateau (see README)
     rho_clip: float = 3.0
     d_model: int = 64
     n_layers: int = 2
     n_heads: int = 4
     dropout: float = 0.0
     eval_every: int = 100
-    eval_size: int = 512
+    eval_size: int = 256
     eval_orders: int = 2
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
