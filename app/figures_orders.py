@@ -219,7 +219,7 @@ def policy_nll_bars(labels: list[str], nll, lo, hi) -> go.Figure:
 
 
 def forward_masking_animation(tau, names: list[str], tokens: list[str] | None = None,
-                              frames: int = 41) -> go.Figure:
+                              frames: int = 21) -> go.Figure:
     """Forward masking over time for fixed masking times ``tau``: position ``l`` is masked once
     ``t >= tau_l``. Bars show each position's clean period [0, tau_l) and masked period [tau_l, 1];
     the row of cells on top shows the sequence at the current ``t`` (play button and slider)."""
@@ -238,14 +238,16 @@ def forward_masking_animation(tau, names: list[str], tokens: list[str] | None = 
     fig.update_layout(barmode="overlay", sliders=[_time_slider(times)], updatemenus=[_play_buttons()])
     fig.update_yaxes(range=[0, 1.22], tickvals=[0, 0.25, 0.5, 0.75, 1.0])
     fig.update_xaxes(type="category")
-    return _layout(fig, "Forward masking: each position is masked at its own time tau_l", x="position",
-                   y="time t (0 = clean, 1 = all masked)", height=460,
-                   legend=dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right"))
+    fig = _layout(fig, "Forward masking: each position is masked at its own time tau_l", x="position",
+                  y="time t (0 = clean, 1 = all masked)", height=480,
+                  legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, xanchor="left"))
+    return fig.update_layout(margin=dict(t=90))
 
 
 def _masking_frame(tau, names, tokens, t: float) -> list[go.Scatter]:
     masked = tau <= t
-    line = go.Scatter(x=[names[0], names[-1]], y=[t, t], mode="lines", name=f"now: t = {t:.2f}",
+    line = go.Scatter(x=[names[0], names[-1]], y=[t, t], mode="lines+text", name="now",
+                      text=["", f"t = {t:.2f}"], textposition="top left", textfont=dict(size=14),
                       line=dict(color="#111827", width=3, dash="dot"), hoverinfo="skip")
     cells = go.Scatter(
         x=names, y=[1.12] * len(names), mode="markers+text", showlegend=False, hoverinfo="skip",
@@ -255,10 +257,10 @@ def _masking_frame(tau, names, tokens, t: float) -> list[go.Scatter]:
 
 
 def _time_slider(times) -> dict:
-    steps = [dict(method="animate", label=f"{t:.2f}",
+    steps = [dict(method="animate", label=f"{t:.2f}" if i % 5 == 0 else "",
                   args=[[f"{t:.3f}"], dict(mode="immediate", frame=dict(duration=0, redraw=False),
-                                           transition=dict(duration=0))]) for t in times]
-    return dict(active=0, steps=steps, currentvalue=dict(prefix="t = "), pad=dict(t=40), x=0.1, len=0.9)
+                                           transition=dict(duration=0))]) for i, t in enumerate(times)]
+    return dict(active=0, steps=steps, currentvalue=dict(visible=False), pad=dict(t=40), x=0.1, len=0.9)
 
 
 def _play_buttons() -> dict:
@@ -283,12 +285,12 @@ def times_to_order(tau, names: list[str]) -> go.Figure:
         go.Scatter(x=tau[order], y=[names[i] for i in order], mode="lines", hoverinfo="skip",
                    line=dict(color="#9ca3af", dash="dot"), showlegend=False),
         go.Scatter(x=tau, y=names, mode="markers+text", text=[f"step {s}" for s in step],
-                   textposition="middle right", marker=dict(size=14, color=step, colorscale="Viridis",
+                   textposition="top center", marker=dict(size=14, color=step, colorscale="Viridis",
                                                             cmin=1, cmax=max(2, len(tau))),
                    showlegend=False,
                    hovertemplate="%{y}: tau = %{x:.3f}, decoded at %{text}<extra></extra>"),
     ])
-    fig.update_xaxes(range=[1.05, -0.05])  # generation runs from t = 1 (left) down to t = 0 (right)
+    fig.update_xaxes(range=[1.08, -0.08])  # generation runs from t = 1 (left) down to t = 0 (right)
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=names[::-1])
     return _layout(fig, "Sorting masking times gives the decoding order (generation runs t = 1 → 0)",
                    x="masking time tau_l", y="position", height=max(260, 40 * len(tau) + 100))

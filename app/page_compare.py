@@ -219,8 +219,19 @@ def step_notes(model: Model, trajs: dict, step: int) -> list[str]:
         revealed = traj.revealed_at(step - 1)[0].nonzero().flatten().tolist()
         values = data.decode_samples(model.meta, traj.tokens)[0]
         parts = [f"{names[l]} = {fo.cell_text(values[l], 24)} (p = {float(traj.prob[0, l]):.2f})" for l in revealed]
-        notes.append(f"**{policy}** revealed " + ", ".join(parts))
+        note = f"**{policy}** revealed " + ", ".join(parts)
+        if step == traj.num_steps:
+            note += " — " + final_note(model.meta, traj.tokens)
+        notes.append(note)
     return notes
+
+
+def final_note(meta: data.DataMeta, tokens: torch.Tensor) -> str:
+    """The finished sample in words, with its validity when the task has a rule."""
+    valid = data.check_samples(meta, tokens)
+    verdict = "" if valid is None else (" ✓ valid" if bool(valid[0]) else " ✗ breaks the task's rule")
+    text = "" if meta.shape is not None else f"`{data.format_sample(meta, tokens[0])}`"
+    return f"finished: {text}{verdict}"
 
 
 def toggle_play(last: int) -> None:

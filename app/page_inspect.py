@@ -215,18 +215,20 @@ def show_summary(label: str, ckpt: checkpoint.Checkpoint, stats: dict) -> None:
 
 
 def show_plots(ckpt: checkpoint.Checkpoint, stats: dict) -> None:
+    """Two rows of two plots: what the schedule is, and what order it gives."""
     meta, names, w = ckpt.meta, stats["names"], stats["w"]
-    tabs = st.tabs(["Exponents", "Decode step", "Precedence", "Entropy", "alpha_l(t)"])
-    tabs[0].plotly_chart(figures.exponent_bars(w, names), width="stretch", key="inspect_exponents")
-    tabs[1].plotly_chart(fo.rank_spread(stats["rank"], stats["rank_std"], names, meta.reference_order),
-                         width="stretch", key="inspect_rank")
+    st.plotly_chart(fo.entropy_meter(stats["entropy"], stats["max_entropy"]), width="stretch",
+                    key="inspect_entropy")
+    left, right = st.columns(2)
+    left.plotly_chart(figures.exponent_bars(w, names), width="stretch", key="inspect_exponents")
+    right.plotly_chart(fo.rank_spread(stats["rank"], stats["rank_std"], names, meta.reference_order),
+                       width="stretch", key="inspect_rank")
+    left, right = st.columns(2)
+    left.plotly_chart(figures.precedence_heatmap(stats["precedence"], names), width="stretch",
+                      key="inspect_precedence")
+    right.plotly_chart(figures.alpha_curves(w, names), width="stretch", key="inspect_alpha")
     if meta.shape is not None:
-        tabs[1].plotly_chart(figures.grid_rank_image(w, meta.shape), width="stretch", key="inspect_grid")
-    tabs[2].plotly_chart(figures.precedence_heatmap(stats["precedence"], names), width="stretch",
-                         key="inspect_precedence")
-    tabs[3].plotly_chart(fo.entropy_meter(stats["entropy"], stats["max_entropy"]), width="stretch",
-                         key="inspect_entropy")
-    tabs[4].plotly_chart(figures.alpha_curves(w, names), width="stretch", key="inspect_alpha")
+        st.plotly_chart(figures.grid_rank_image(w, meta.shape), width="content", key="inspect_grid")
 
 
 def main() -> None:

@@ -198,7 +198,7 @@ def step_forward(meta, x, w, tau) -> None:
 
 
 def draw_button() -> None:
-    if st.button("🎲 Draw new masking times", key="lesson_redraw",
+    if st.button("Draw new masking times", key="lesson_redraw",
                  help="Draw fresh uniforms u_l; the masking times are tau_l = u_l^(1/w_l)."):
         st.session_state["lesson_draw"] = st.session_state.get("lesson_draw", 0) + 1
 
@@ -278,7 +278,7 @@ def step_train(task: str, seed: int, policy: str) -> None:
     st.markdown(f"Now let a real model learn the exponents: train on **{task}** (full size) for "
                 f"{TRAIN_STEPS} steps with the **{schedule}** schedule and watch each position's "
                 "unmasking time move.")
-    if st.button(f"🚀 Train on {task} ({TRAIN_STEPS} steps)", type="primary", key="lesson_train",
+    if st.button(f"Train on {task} ({TRAIN_STEPS} steps)", type="primary", key="lesson_train",
                  help="Opens the Train page with this task and seed and starts a short run."):
         st.session_state["train_preset"] = {"task": task, "steps": TRAIN_STEPS, "seed": seed,
                                             "schedule": schedule, "autostart": True}
