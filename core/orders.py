@@ -141,6 +141,19 @@ def kendall_tau(order_a, order_b) -> float:
     return float(sign.sum() / (n * (n - 1)))
 
 
+def expected_kendall_tau(precedence: torch.Tensor, reference_order) -> float:
+    """E[Kendall tau(pi, reference)] for pi from the distribution with this precedence matrix.
+
+    Mean over reference-ordered pairs (i before j) of ``P(i before j) - P(j before i)``: 0 for the uniform
+    distribution, 1 when every order agrees with the reference.
+    """
+    ref = torch.as_tensor(reference_order, dtype=torch.long)
+    _check_orders(ref[None], precedence.shape[0])
+    i, j = torch.triu_indices(len(ref), len(ref), offset=1)
+    a, b = ref[i], ref[j]
+    return float((precedence[a, b] - precedence[b, a]).mean())
+
+
 def group_precedence(precedence: torch.Tensor, groups: list[list[int]]) -> float:
     """Mean P(i before j) over pairs with i in an earlier reference group than j (random = 0.5)."""
     pairs = [

@@ -7,25 +7,23 @@ run() {  # run NAME ARGS...
   local name=$1; shift
   OMP_NUM_THREADS=1 python -m core.train --threads 1 "$@" --out "pretrained/$name" > "pretrained/$name.log" 2>&1
 }
+short="--steps 600 --schedule-delay 200 --eval-every 50"
 jobs_list=(
   "pairs-learned --task pairs --schedule learned --seed 0"
   "pairs-linear --task pairs --schedule linear --seed 0"
   "addition-learned --task addition --schedule learned --seed 0"
   "addition-linear --task addition --schedule linear --seed 0"
-  "parity-learned --task parity --schedule learned --seed 0"
-  "parity-linear --task parity --schedule linear --seed 0"
-  "words-learned --task words --schedule learned --seed 0"
-  "words-linear --task words --schedule linear --seed 0"
-  "adult-learned --task adult --schedule learned --seed 0 --steps 1500"
-  "adult-linear --task adult --schedule linear --seed 0 --steps 1500"
-  "digits-learned --task digits --schedule learned --seed 0 --steps 800 --schedule-delay 200 --eval-every 50"
-  "digits-linear --task digits --schedule linear --seed 0 --steps 800 --schedule-delay 200 --eval-every 50"
 )
 for seed in "$@"; do
   for task in pairs addition; do
     for schedule in learned linear; do
       jobs_list+=("seeds/$task-$schedule-$seed --task $task --schedule $schedule --seed $seed")
     done
+  done
+done
+for task in parity words adult digits; do
+  for schedule in learned linear; do
+    jobs_list+=("$task-$schedule --task $task --schedule $schedule --seed 0 $short")
   done
 done
 mkdir -p pretrained/seeds

@@ -7,6 +7,7 @@ from core.orders import (
     all_orders,
     empirical_precedence,
     empirical_rank,
+    expected_kendall_tau,
     expected_rank,
     group_precedence,
     kendall_tau,
@@ -123,3 +124,12 @@ def test_bad_arguments():
         sample_orders(W, 0)
     with pytest.raises(ValueError, match="orders must have shape"):
         order_log_prob(W, torch.zeros(2, 3, dtype=torch.long))
+
+
+def test_expected_kendall_tau_matches_sampling():
+    orders = sample_orders(W, N, torch.Generator().manual_seed(6))
+    ref = [3, 0, 2, 1]
+    taus = torch.tensor([kendall_tau(o, ref) for o in orders[:4000].tolist()])
+    exact = expected_kendall_tau(precedence_matrix(W), ref)
+    assert abs(float(taus.mean()) - exact) < 4.5 * float(taus.std()) / math.sqrt(len(taus))
+    assert expected_kendall_tau(precedence_matrix(torch.ones(4)), ref) == 0.0
