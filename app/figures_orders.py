@@ -95,7 +95,7 @@ def replay_strip(rows: list[dict], names: list[str], step: int, title: str | Non
     fig = go.Figure(go.Heatmap(
         z=z, x=list(range(len(names))), y=labels, text=text, texttemplate="%{text}", customdata=hover,
         hovertemplate="%{customdata}<extra></extra>", colorscale=STATUS_SCALE, zmin=0, zmax=3,
-        showscale=False, xgap=2, ygap=6, textfont=dict(size=16)))
+        showscale=False, xgap=2, ygap=6, textfont=dict(size=16 if _short(rows) else 11)))
     for cut in group_boundaries(names):
         fig.add_vline(x=cut - 0.5, line_width=3, line_color="#111827")
     fig.update_xaxes(tickmode="array", tickvals=list(range(len(names))), ticktext=names, side="top",
@@ -104,6 +104,11 @@ def replay_strip(rows: list[dict], names: list[str], step: int, title: str | Non
     _status_legend(fig)
     height = 90 + 60 * len(rows)
     return _layout(fig, title or f"After {step} step(s)", height=height)
+
+
+def _short(rows: list[dict]) -> bool:
+    """True when every value is at most 3 characters (digits, bits, letters): large cell text."""
+    return all(len(cell_text(v)) <= 3 for row in rows for v in row["values"])
 
 
 def _status_legend(fig: go.Figure) -> None:

@@ -33,6 +33,8 @@ UPLOAD = "upload config.json + model.safetensors"
 CACHE, SCORES = "compare_cache", "compare_scores"
 MAX_CACHED = 48
 MAX_HELDOUT, N_SCORE_SAMPLES, N_ORDERS = 256, 256, 2
+HELDOUT_BUDGET = 8192  # held-out rows x positions scored per policy, so long sequences stay quick
+AUTO_SCORE_MAX_LENGTH = 32  # longer sequences are scored on request (a few seconds per policy)
 
 
 @dataclass
@@ -173,18 +175,25 @@ def scores(model: Model, policies, seed: int) -> dict | str:
         try:
             heldout = model.heldout if model.heldout is not None else quality.heldout_data(model.meta)
             cache[key] = quality.compare_policies((model.denoiser, model.schedule, model.meta),
-                                                  heldout[:MAX_HELDOUT], list(policies), N_SCORE_SAMPLES,
-                                                  N_ORDERS, seed)
+                                                  heldout[:heldout_rows(model.meta.length)], list(policies),
+                                                  N_SCORE_SAMPLES, N_ORDERS, seed)
         except ValueError as e:
             cache[key] = str(e)
     return cache[key]
 
 
+def heldout_rows(length: int) -> int:
+    """How many held-out sequences to score: up to MAX_HELDOUT, fewer for long sequences."""
+    return max(32, min(MAX_HELDOUT, HELDOUT_BUDGET // length))
+
+
 def score_table(result: dict) -> pd.DataFrame:
     """One row per policy: order NLL, its 95% interval and the valid fraction of samples."""
     rows = [{"policy": name, "order NLL (nats)": s.nll, "95% low": s.nll_ci[0], "95% high": s.nll_ci[1],
-             "valid samples": s.valid_fraction} for name, s in result.items()]
-    return pd.DataFrame(rows)
+             "valid samples": s.valid_fraction, "shape": s.shape, "trend": s.trend} for name, s in result.items()]
+    table = pd.DataFrame(rows)
+    empty = [c for c in ("valid samples", "shape", "trend") if table[c].isna().all()]
+    return table.drop(columns=empty)
 
 
 # --- the replay -----------------------------------------------------------------------------------------
@@ -318,6 +327,12 @@ def choose_policies(meta: data.DataMeta) -> list[str]:
 
 def show_scores(model: Model, policies: list[str], seed: int) -> None:
     st.subheader("How good is each order?")
+    key = replay_key(model, policies, seed)
+    if model.meta.length > AUTO_SCORE_MAX_LENGTH and key not in st.session_state.get(SCORES, {}):
+        if not st.button("Score the policies", key="compare_score", type="primary",
+                         help="Teacher-forced order NLL on held-out data and the validity of 256 samples per "
+                              "policy. With long sequences this takes a few seconds per policy."):
+            return
     with st.spinner("Scoring the policies on held-out data…"):
         result = scores(model, policies, seed)
     if isinstance(result, str):
@@ -332,9 +347,15 @@ def show_scores(model: Model, policies: list[str], seed: int) -> None:
         "95% high": st.column_config.NumberColumn(format="%.3f"),
         "valid samples": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f",
                                                          help="Fraction of samples obeying the task's rule."),
+        "shape": st.column_config.NumberColumn(format="%.3f", help="Tables: mean over columns of 1 - total "
+                                               "variation between sample and held-out marginals (1 = same)."),
+        "trend": st.column_config.NumberColumn(format="%.3f", help="Tables: mean over column pairs of 1 - "
+                                               "|Cramér's V difference| (1 = same dependence)."),
     })
-    left.caption(f"Order NLL on up to {MAX_HELDOUT} held-out sequences ({N_ORDERS} orders each for random "
-                 f"policies); validity over {N_SCORE_SAMPLES} samples per policy, seed {seed}.")
+    if "valid samples" not in table:
+        left.caption("This task has no validity rule, so there is no validity column.")
+    left.caption(f"Order NLL on up to {heldout_rows(model.meta.length)} held-out sequences ({N_ORDERS} orders "
+                 f"each for random policies); validity over {N_SCORE_SAMPLES} samples per policy, seed {seed}.")
     right.plotly_chart(fo.policy_nll_bars(table["policy"].tolist(), table["order NLL (nats)"],
                                           table["95% low"], table["95% high"]), width="stretch",
                        key="compare_bars")

@@ -5,6 +5,7 @@
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,8 @@ def shipped(tmp_path_factory):
     trainer = Trainer(TINY)
     trainer.run()
     trainer.save(root / "tiny-pairs")
+    long = replace(TINY, task_params={"n": 17, "num_train": 64, "num_heldout": 32}, steps=1)
+    Trainer(long).save(root / "tiny-pairs-long")  # 34 positions: scored on request
     return root
 
 
@@ -147,3 +150,11 @@ def test_uploaded_model_and_a_bad_upload(page, shipped):
     page.run()
     assert not page.exception and not page.error
     assert len(page.dataframe[0].value) == len(page.multiselect(key="compare_policies").value)
+
+
+def test_long_sequences_are_scored_on_request(page, calls):
+    page.selectbox(key="compare_model").set_value("shipped: tiny-pairs-long").run()
+    assert not page.exception and not page.dataframe
+    assert replay_spec(page)["data"][0]["x"] == list(range(34))
+    page.button(key="compare_score").click().run()
+    assert list(page.dataframe[0].value["policy"]) == page.multiselect(key="compare_policies").value
