@@ -19,6 +19,7 @@ LEGEND_MAX = 16  # more positions than this: no legend, hover names instead
 RANK_SCALE = "Viridis"  # dark = decoded early
 TIME_SCALE = "Viridis_r"  # high median masking time = decoded early = dark, matching RANK_SCALE
 COLOR_MODES = ("rank", "median_time")
+LOG_TICKS = [m * 10.0**e for e in range(-4, 5) for m in (1, 2, 5)]
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -116,7 +117,9 @@ def exponent_bars(exponents: list[float], names: list[str] | None = None) -> go.
     fig.add_hline(y=mean, line_dash="dash", line_color="gray", annotation_text="geometric mean",
                   annotation_position="top left")
     half = max(float(np.abs(np.log10(w / mean)).max()), np.log10(2.0)) * 1.15
-    fig.update_yaxes(type="log", range=[np.log10(mean) - half, np.log10(mean) + half])
+    lo, hi = np.log10(mean) - half, np.log10(mean) + half
+    ticks = [v for v in LOG_TICKS if lo <= np.log10(v) <= hi]  # plain numbers, not plotly's "2" for 0.2
+    fig.update_yaxes(type="log", range=[lo, hi], tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
     return _layout(fig, "Exponents w_l (larger = decoded earlier)", "position", "w_l (log scale)")
 
 
@@ -195,8 +198,8 @@ def entropy_curve(history: list[dict], L: int) -> go.Figure:
                                mode="lines+markers", name="order entropy",
                                hovertemplate="step %{x}: %{y:.2f} nats<extra></extra>"))
     fig.add_hline(y=top, line_dash="dash", line_color="gray", annotation_text=f"uniform: log {L}! = {top:.2f}",
-                  annotation_position="bottom right")
-    fig.update_yaxes(range=[0, top * 1.08 + 1e-9])
+                  annotation_position="top right")
+    fig.update_yaxes(range=[0, top * 1.15 + 1e-9])
     return _layout(fig, "Entropy of the order distribution", "training step", "nats")
 
 
