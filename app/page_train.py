@@ -33,10 +33,13 @@ PARAM_HELP = {
     "columns": "Comma-separated columns of the table to model.",
     "num_bins": "Quantile bins for numerical columns.",
 }
-DEFAULTS = {"train_mode": MODES[0], "train_task": "pairs", "train_schedule": "learned",
-            "train_estimator": "discrete", "train_K": 2, "train_d_model": 32, "train_layers": 2,
-            "train_steps": 400, "train_baseline": True, "train_batch": 64, "train_lr": 2e-3,
-            "train_schedule_lr": 2e-2, "train_eval_every": 0, "train_eval_size": 128, "replay_speed": 2}
+LIB = TrainConfig()  # the library's measured defaults; the page starts from them
+DEFAULTS = {"train_mode": MODES[0], "train_task": LIB.task, "train_schedule": LIB.schedule,
+            "train_estimator": LIB.estimator, "train_K": LIB.K, "train_d_model": LIB.d_model,
+            "train_layers": LIB.n_layers, "train_steps": LIB.steps, "train_baseline": True,
+            "train_batch": LIB.batch_size, "train_lr": LIB.lr, "train_schedule_lr": LIB.schedule_lr,
+            "train_freeze": round(100 * LIB.schedule_delay / LIB.steps), "train_eval_every": 0,
+            "train_eval_size": 128, "replay_speed": 2}
 KEPT = ("train_seed", "replay_name")  # other widget values kept across modes and pages
 
 
@@ -101,7 +104,8 @@ def settings() -> tuple[TrainConfig | None, data.Dataset | None]:
                               "variance). continuous: the time integral with importance-sampled t.")
     K = sb.number_input("K (draws per sequence)", 2, 8, step=1, key="train_K",
                         help="Masks drawn per sequence; the schedule gradient (RLOO) needs at least 2.")
-    d_model = sb.select_slider("Model width (d_model)", [16, 32, 64, 128], key="train_d_model",
+    d_model = sb.select_slider("Model width (d_model)", _options([16, 32, 64, 128], "train_d_model"),
+                               key="train_d_model",
                                help="Transformer width; larger learns more but each step is slower.")
     layers = sb.select_slider("Layers", [1, 2, 3, 4], key="train_layers", help="Transformer depth.")
     steps = sb.number_input("Steps", 1, 100_000, step=50, key="train_steps",
@@ -117,7 +121,8 @@ def settings() -> tuple[TrainConfig | None, data.Dataset | None]:
     name = dataset.meta.name if dataset is not None else task
     config = TrainConfig(task=name, task_params=params, schedule=schedule, estimator=estimator, K=int(K),
                          steps=int(steps), d_model=int(d_model), n_layers=int(layers), seed=seed,
-                         warmup=min(100, max(1, int(steps) // 10)), device="cpu", **advanced)
+                         warmup=max(1, round(int(steps) * LIB.warmup / LIB.steps)), device="cpu", **advanced)
+    config.schedule_delay = round(int(steps) * st.session_state["train_freeze"] / 100)
     if config.eval_every == 0:
         config.eval_every = max(1, int(steps) // 40)
     if dataset is None:
@@ -172,11 +177,16 @@ def csv_dataset(box) -> data.Dataset | None:
 
 def advanced_settings(box) -> dict:
     with box.expander("Advanced"):
-        batch = st.select_slider("Batch size", [16, 32, 64, 128, 256], key="train_batch",
-                                 help="Sequences per optimizer step.")
-        lr = st.select_slider("Model learning rate", [5e-4, 1e-3, 2e-3, 5e-3], key="train_lr",
-                              help="Peak AdamW learning rate of the denoiser.")
-        schedule_lr = st.select_slider("Schedule learning rate", [5e-3, 1e-2, 2e-2, 5e-2, 1e-1],
+        st.slider("Schedule frozen for the first (% of steps)", 0, 90, key="train_freeze",
+                  help="The exponents stay at w = 1 (linear) while the denoiser leaves its initial plateau; "
+                       "learning them from step 0 lets them drift on noise (measured on pairs, see the "
+                       "README). Warm-up also scales with the number of steps.")
+        batch = st.select_slider("Batch size", _options([16, 32, 64, 128, 256], "train_batch"),
+                                 key="train_batch", help="Sequences per optimizer step.")
+        lr = st.select_slider("Model learning rate", _options([5e-4, 1e-3, 2e-3, 5e-3], "train_lr"),
+                              key="train_lr", help="Peak AdamW learning rate of the denoiser.")
+        schedule_lr = st.select_slider("Schedule learning rate",
+                                       _options([5e-3, 1e-2, 2e-2, 5e-2, 1e-1], "train_schedule_lr"),
                                        key="train_schedule_lr",
                                        help="Learning rate of the log-exponents rho_l = log w_l.")
         eval_every = st.number_input("Evaluate every (0 = auto)", 0, 10_000, step=5, key="train_eval_every",
@@ -187,6 +197,11 @@ def advanced_settings(box) -> dict:
                                           "more precise and slower.")
     return dict(batch_size=int(batch), lr=float(lr), schedule_lr=float(schedule_lr),
                 eval_every=int(eval_every), eval_size=int(eval_size), eval_orders=1)
+
+
+def _options(values: list, key: str) -> list:
+    """Slider options that always include the library default of ``key``."""
+    return sorted(set(values) | {DEFAULTS[key]})
 
 
 # --- runs in the session ---------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ def small_settings(at: AppTest, steps: int = 8) -> AppTest:
     at.select_slider(key="train_batch").set_value(16)
     at.select_slider(key="train_eval_size").set_value(32)
     at.number_input(key="train_eval_every").set_value(2)
+    at.slider(key="train_freeze").set_value(0)
     return at.run()
 
 
@@ -86,6 +87,7 @@ def test_live_training_grows_the_history_and_draws_the_views():
     at.run()
     run = current(at)
     assert run.state == "running" and run.baseline is not None
+    assert run.config.schedule_delay == 0 and run.config.eval_every == 2 and run.config.d_model == 16
     sizes = [len(run.trainer.history)]
     for _ in range(3):
         at.run()
@@ -193,6 +195,7 @@ def test_lesson_preset_autostarts_and_query_params_preset_the_widgets():
     at.run()
     run = current(at)
     assert (run.config.task, run.config.steps, run.config.seed, run.config.schedule) == ("pairs", 3, 5, "linear")
+    assert run.config.schedule_delay == round(3 * TrainConfig().schedule_delay / TrainConfig().steps)
     assert run.state in ("running", "done") and not at.exception
 
 
