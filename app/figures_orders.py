@@ -204,9 +204,10 @@ def entropy_meter(entropy: float, maximum: float) -> go.Figure:
     fig = go.Figure(go.Bar(x=[entropy], y=["order entropy"], orientation="h", marker_color=EARLIER_BLUE,
                            hovertemplate="%{x:.2f} nats<extra></extra>", name="this schedule"))
     fig.add_vline(x=maximum, line_dash="dash", line_color="gray",
-                  annotation_text=f"uniform maximum {maximum:.2f}", annotation_position="top")
+                  annotation_text=f"uniform maximum log L! = {maximum:.2f}", annotation_position="top left")
     fig.update_xaxes(range=[0, max(maximum, entropy) * 1.1 + 1e-9])
-    return _layout(fig, "", x="nats (0 = one fixed order)", height=140)
+    fig = _layout(fig, "", x="nats (0 = one fixed order)", height=170)
+    return fig.update_layout(margin=dict(t=30))
 
 
 def policy_nll_bars(labels: list[str], nll, lo, hi) -> go.Figure:
@@ -243,7 +244,7 @@ def forward_masking_animation(tau, names: list[str], tokens: list[str] | None = 
     fig.update_layout(barmode="overlay", sliders=[_time_slider(times)], updatemenus=[_play_buttons()])
     fig.update_yaxes(range=[0, 1.22], tickvals=[0, 0.25, 0.5, 0.75, 1.0])
     fig.update_xaxes(type="category")
-    fig = _layout(fig, "Forward masking: each position is masked at its own time tau_l", x="position",
+    fig = _layout(fig, "Forward masking: each position is masked at its own time tau_l",
                   y="time t (0 = clean, 1 = all masked)", height=480,
                   legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, xanchor="left"))
     return fig.update_layout(margin=dict(t=90))
@@ -265,7 +266,7 @@ def _time_slider(times) -> dict:
     steps = [dict(method="animate", label=f"{t:.2f}" if i % 5 == 0 else "",
                   args=[[f"{t:.3f}"], dict(mode="immediate", frame=dict(duration=0, redraw=False),
                                            transition=dict(duration=0))]) for i, t in enumerate(times)]
-    return dict(active=0, steps=steps, currentvalue=dict(visible=False), pad=dict(t=40), x=0.1, len=0.9)
+    return dict(active=0, steps=steps, currentvalue=dict(visible=False), pad=dict(t=30), x=0.3, len=0.7)
 
 
 def _play_buttons() -> dict:
@@ -274,8 +275,8 @@ def _play_buttons() -> dict:
                                  transition=dict(duration=0))])
     pause = dict(label="❚❚ pause", method="animate",
                  args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=False))])
-    return dict(type="buttons", direction="left", buttons=[play, pause], x=0.0, y=-0.12, xanchor="left",
-                yanchor="top", showactive=False)
+    return dict(type="buttons", direction="left", buttons=[play, pause], x=0.0, y=-0.06, xanchor="left",
+                yanchor="top", showactive=False, pad=dict(t=30))
 
 
 def times_to_order(tau, names: list[str]) -> go.Figure:
@@ -296,7 +297,8 @@ def times_to_order(tau, names: list[str]) -> go.Figure:
                    hovertemplate="%{y}: tau = %{x:.3f}, decoded at %{text}<extra></extra>"),
     ])
     fig.update_xaxes(range=[1.08, -0.08])  # generation runs from t = 1 (left) down to t = 0 (right)
-    fig.update_yaxes(type="category", categoryorder="array", categoryarray=names[::-1])
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=names[::-1],
+                     range=[-0.5, len(names) - 0.2])  # room above the top label
     return _layout(fig, "Sorting masking times gives the decoding order (generation runs t = 1 → 0)",
                    x="masking time tau_l", y="position", height=max(260, 40 * len(tau) + 100))
 

@@ -182,6 +182,13 @@ def exponent_sliders(meta: data.DataMeta, policy: str, presenter: bool) -> torch
     return torch.tensor(w, dtype=torch.float64)
 
 
+def chart(box, fig, key: str) -> None:
+    """Draw a figure; in presenter mode with larger type to match the page."""
+    if st.session_state.get("lesson_presenter"):
+        fig.update_layout(font=dict(size=18), title_font_size=22)
+    box.plotly_chart(fig, width="stretch", key=key)
+
+
 # --- the five steps ------------------------------------------------------------------------------------
 
 
@@ -191,10 +198,8 @@ def step_forward(meta, x, w, tau) -> None:
                 "(t = 0) to all masked (t = 1). Move a slider and watch that position's time move.")
     tokens = [fo.cell_text(v) for v in data.decode_samples(meta, x)[0]]
     left, right = st.columns([3, 2])
-    left.plotly_chart(fo.forward_masking_animation(tau.tolist(), meta.position_names, tokens),
-                      width="stretch", key="lesson_forward")
-    right.plotly_chart(figures.alpha_curves(w.tolist(), meta.position_names), width="stretch",
-                       key="lesson_alpha")
+    chart(left, fo.forward_masking_animation(tau.tolist(), meta.position_names, tokens), "lesson_forward")
+    chart(right, figures.alpha_curves(w.tolist(), meta.position_names), "lesson_alpha")
 
 
 def draw_button() -> None:
@@ -210,7 +215,7 @@ def step_order(meta, tau) -> None:
     names = meta.position_names
     order = torch.argsort(-tau)
     left, right = st.columns([3, 2])
-    left.plotly_chart(fo.times_to_order(tau.tolist(), names), width="stretch", key="lesson_sort")
+    chart(left, fo.times_to_order(tau.tolist(), names), "lesson_sort")
     right.dataframe(pd.DataFrame({"decode step": range(1, len(names) + 1),
                                   "position": [names[i] for i in order],
                                   "tau": [round(float(tau[i]), 4) for i in order]}),
@@ -235,9 +240,8 @@ def step_plackett_luce(meta, w, tau, seed) -> None:
               help="How often sample_orders(w, n) produced this exact order.")
     top = torch.argsort(-prob)[:12]
     labels = [order_label(every[i], names) for i in top]
-    st.plotly_chart(fo.order_frequency_bars(labels, prob[top].tolist(), freq[top].tolist(),
-                                            order_label(order, names)),
-                    width="stretch", key="lesson_pl")
+    chart(st, fo.order_frequency_bars(labels, prob[top].tolist(), freq[top].tolist(), order_label(order, names)),
+          "lesson_pl")
 
 
 def pl_formula(w: torch.Tensor, order: torch.Tensor, names: list[str]) -> str:
@@ -269,8 +273,8 @@ def step_elbo(meta, x, w, seed) -> None:
     left, right = st.columns([3, 2])
     left.dataframe(table, hide_index=True, width="stretch",
                    column_config={c: st.column_config.NumberColumn(format="%.4f") for c in table.columns[1:]})
-    right.plotly_chart(fo.elbo_terms(table["order"].tolist(), table["P(pi)"], table["AR loss (nats)"],
-                                     check["exact"]), width="stretch", key="lesson_terms")
+    chart(right, fo.elbo_terms(table["order"].tolist(), table["P(pi)"], table["AR loss (nats)"], check["exact"]),
+          "lesson_terms")
 
 
 def step_train(task: str, seed: int, policy: str) -> None:
