@@ -297,6 +297,30 @@ def pairs(seed: int = 0, n: int = 8, V: int = 2, num_train: int = 20000, num_hel
     return _synthetic("pairs", params, x, num_train, V, names, groups, groups[0] + groups[1])
 
 
+def lookup(seed: int = 0, n: int = 8, V: int = 4, table_seed: int = 0, num_train: int = 20000,
+           num_heldout: int = 2000) -> Dataset:
+    """``b_1..b_n`` uniform in Z_V, ``c_i = T[b_i, b_{i+1 mod n}]`` for a fixed random table ``T``.
+
+    Unlike ``pairs`` (an invertible sum, so c's-first orders are as easy as b's-first), ``T`` is not
+    invertible: the b's are the only easy start, so the reference groups are the one easy order.
+    """
+    _check_int("n", n, 2, MAX_LENGTH // 2)
+    _check_int("V", V, 2, 64)
+    total = _check_sizes(num_train, num_heldout)
+    b = rng.randint(V, (total, n), rng.make_generator(seed))  # [N, n]
+    x = torch.cat([b, lookup_table(V, table_seed)[b, b.roll(-1, dims=1)]], 1)  # [N, 2n]
+    params = dict(seed=seed, n=n, V=V, table_seed=table_seed, num_train=num_train,
+                  num_heldout=num_heldout)
+    names = [f"b{i + 1}" for i in range(n)] + [f"c{i + 1}" for i in range(n)]
+    groups = [list(range(n)), list(range(n, 2 * n))]
+    return _synthetic("lookup", params, x, num_train, V, names, groups, groups[0] + groups[1])
+
+
+def lookup_table(V: int, table_seed: int) -> torch.Tensor:
+    """The fixed random combining table ``T: [V, V]`` of the ``lookup`` task."""
+    return rng.randint(V, (V, V), rng.make_generator(table_seed))
+
+
 def addition(seed: int = 0, digits: int = 3, num_train: int = 20000, num_heldout: int = 2000) -> Dataset:
     """``a + b = s`` in base 10: a's digits, b's digits (most significant first), then the sum's ``digits+1``."""
     d = _check_int("digits", digits, 1, 15)
@@ -355,7 +379,13 @@ def _rule_parity(params: dict, x: torch.Tensor) -> torch.Tensor:
     return (x[:, n:] == x[:, :n].cumsum(1) % 2).all(1)
 
 
-_RULES = {"pairs": _rule_pairs, "addition": _rule_addition, "parity": _rule_parity}
+def _rule_lookup(params: dict, x: torch.Tensor) -> torch.Tensor:
+    n, table = params["n"], lookup_table(params["V"], params["table_seed"])
+    b, c = x[:, :n], x[:, n:]
+    return (c == table[b, b.roll(-1, dims=1)]).all(1)
+
+
+_RULES = {"pairs": _rule_pairs, "lookup": _rule_lookup, "addition": _rule_addition, "parity": _rule_parity}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -561,7 +591,7 @@ def _decoder_size(decoder: dict) -> int:
 # Registry
 # ----------------------------------------------------------------------------------------------
 
-TASKS = {"pairs": pairs, "addition": addition, "parity": parity, "digits": digits, "words": words,
+TASKS = {"pairs": pairs, "lookup": lookup, "addition": addition, "parity": parity, "digits": digits, "words": words,
          "adult": adult}
 
 
@@ -692,5 +722,5 @@ def _format_generic(meta: DataMeta, values: list) -> str:
     return "\n".join(" ".join(_show(v) for v in values[r * cols:(r + 1) * cols]) for r in range(rows))
 
 
-_FORMATTERS = {"pairs": _format_pairs, "parity": _format_parity, "addition": _format_addition,
+_FORMATTERS = {"pairs": _format_pairs, "lookup": _format_pairs, "parity": _format_parity, "addition": _format_addition,
                "digits": _format_digits, "words": _format_words}

@@ -19,6 +19,7 @@ from core.data import (
     table_from_csv,
     table_from_dataframe,
     task_defaults,
+    lookup_table,
     word_list,
 )
 
@@ -67,6 +68,21 @@ def test_pairs_values_and_layout():
     assert len(set(ds.train[:, :4].flatten().tolist())) == 5
 
 
+def test_lookup_values_validity_and_groups():
+    ds = make_task("lookup", seed=2, n=5, V=4, **SMALL)
+    table = lookup_table(4, 0)
+    b, c = ds.train[:, :5], ds.train[:, 5:]
+    assert torch.equal(c, table[b, torch.roll(b, -1, 1)])
+    assert check_samples(ds.meta, ds.train).all()
+    bad = ds.train.clone()
+    bad[:, 7] = (bad[:, 7] + 1) % 4  # a wrong c is always caught
+    assert not check_samples(ds.meta, bad).any()
+    assert ds.meta.reference_groups == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+    assert format_sample(ds.meta, ds.train[0]).startswith("b=")
+    other = make_task("lookup", seed=2, n=5, V=4, table_seed=1, **SMALL)
+    assert not torch.equal(other.train[:, 5:], c)  # the table is a task parameter
+
+
 def test_addition_layout_and_reference_order():
     ds = make_task("addition", digits=3, **SMALL)
     meta = ds.meta
@@ -111,7 +127,7 @@ def test_make_task_rejects_unknown_names_and_params():
     with pytest.raises(ValueError, match="num_train"):
         make_task("parity", num_train=0)
     assert set(task_defaults("pairs")) == {"seed", "n", "V", "num_train", "num_heldout"}
-    assert set(TASKS) == {"pairs", "addition", "parity", "digits", "words", "adult"}
+    assert set(TASKS) == {"pairs", "lookup", "addition", "parity", "digits", "words", "adult"}
 
 
 def test_format_sample_marks_unrevealed_positions():
