@@ -1,0 +1,290 @@
+"""End-to-end test in a real browser: the lab served by ``streamlit run``, driven by Playwright in Chromium.
+
+The test starts its own server on a free port, opens every page through the sidebar (one browser session,
+so the Compare page sees the run trained on the Train page), checks each page's title and that no
+Streamlit exception box is shown, and saves a full-page screenshot per page in ``tests/screenshots/``.
+It also measures and prints, without asserting on them, how long the first live chart takes after Start
+and how long the Compare page takes to redraw after one step of its replay slider.
+
+Shipped checkpoints are optional: the server sees a copy of the complete ones (those with
+``metrics.json``), so folders still being written in ``pretrained/`` cannot disturb it, and the Compare
+page is pointed at this session's own run.
+
+Needs the ``playwright`` package (dev extra) and Debian's ``chromium``; ``bash scripts/test.sh`` installs
+both. Playwright's own browser download is not used.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
+except ImportError:  # the `page` fixture fails and says how to install it
+    PlaywrightTimeout = sync_playwright = None
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "tests" / "screenshots"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+VIEWPORT = {"width": 1400, "height": 900}
+HEALTH_TIMEOUT_S = 90
+PAGE_TIMEOUT_MS = 90_000  # a page's first run imports torch and builds datasets; CPUs may be shared
+TRAIN_TIMEOUT_MS = 180_000
+TRAIN_STEPS = 6
+SLIDER_MOVES = 3
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+EXCEPTION = '[data-testid="stException"]'
+PAGES = {  # sidebar link -> page title (st.title)
+    "Train": "Train and watch the order emerge",
+    "Compare orders": "Compare decoding orders",
+    "Inspect a checkpoint": "Inspect a checkpoint",
+    "Lesson": "Lesson: how a masked diffusion model learns an order",
+}
+INSTALL = "Install the test dependencies with `bash scripts/test.sh` (as root it also installs chromium)"
+
+
+def report(text: str) -> None:
+    print(f"[browser] {text}", flush=True)
+
+
+# --- the server -----------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def complete_checkpoints(target: Path) -> Path:
+    """Copy the shipped checkpoints that are complete (``metrics.json`` written last) into ``target``."""
+    target.mkdir(parents=True, exist_ok=True)
+    for folder in sorted((ROOT / "pretrained").glob("*/metrics.json")):
+        shutil.copytree(folder.parent, target / folder.parent.name)
+    return target
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + HEALTH_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"streamlit exited with code {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"streamlit did not answer {url}/_stcore/health within {HEALTH_TIMEOUT_S} s:\n"
+                f"{log.read_text()[-3000:]}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def server(request, tmp_path_factory) -> str:
+    """The lab served on a free local port; stopped when the module's tests are done."""
+    tmp = tmp_path_factory.mktemp("browser")
+    port, log = free_port(), tmp / "streamlit.log"
+    env = {**os.environ, "ORDERLAB_PRETRAINED_DIR": str(complete_checkpoints(tmp / "pretrained"))}
+    command = [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.headless", "true",
+               "--server.address", "127.0.0.1", "--server.port", str(port)]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    request.addfinalizer(lambda: stop(proc))
+    url = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    wait_healthy(url, proc, log)
+    report(f"server healthy after {time.perf_counter() - started:.1f} s")
+    return url
+
+
+# --- the browser ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def page(request):
+    """One Chromium page (one Streamlit session) shared by the tests below, opened on the Train page."""
+    if sync_playwright is None:
+        pytest.fail(f"the Python package `playwright` is missing. {INSTALL}, or run "
+                    "`pip install -c constraints.txt -e \".[dev]\"`.", pytrace=False)
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail(f"no `chromium` on PATH. {INSTALL}, or run `apt-get install -y chromium` "
+                    "(Playwright's own browser download is not used).", pytrace=False)
+    server = request.getfixturevalue("server")
+    playwright = sync_playwright().start()
+    request.addfinalizer(playwright.stop)
+    browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+    request.addfinalizer(browser.close)
+    page = browser.new_page(viewport=VIEWPORT)
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    request.addfinalizer(lambda: report(f"JavaScript errors: {errors or 'none'}"))
+    page.goto(server)
+    return page
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory) -> Path:
+    """Where the Train page's downloaded checkpoint is unzipped, for the Inspect page's upload."""
+    return tmp_path_factory.mktemp("checkpoint")
+
+
+def open_page(page, link: str) -> None:
+    """Go to a page through the sidebar (same session) and wait until its script has finished."""
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=link, exact=True).click()
+    page.get_by_role("heading", name=PAGES[link], level=1).wait_for()
+    wait_idle(page)
+
+
+def wait_idle(page) -> None:
+    page.locator(IDLE).wait_for(state="attached")
+
+
+def rerun(page, action) -> None:
+    """Do ``action`` (a widget change) and wait for the rerun it causes to finish."""
+    action()
+    try:  # a quick rerun may be over before it is seen running: then this only costs the short wait
+        page.locator('[data-testid="stApp"][data-test-script-state="running"]').wait_for(state="attached",
+                                                                                          timeout=5000)
+    except PlaywrightTimeout:
+        pass
+    wait_idle(page)
+
+
+def assert_no_exception(page, where: str) -> None:
+    boxes = page.locator(EXCEPTION)
+    assert boxes.count() == 0, f"{where}: Streamlit exception shown:\n" + "\n---\n".join(boxes.all_inner_texts())
+
+
+def screenshot(page, name: str) -> Path:
+    """The whole page: the app scrolls inside its main area, so the viewport is made as tall as it."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.mouse.move(VIEWPORT["width"] - 5, VIEWPORT["height"] - 5)  # no tooltip left over the content
+    height = page.evaluate("""() => Math.max(...['stMain', 'stSidebarContent'].map(
+        id => document.querySelector(`[data-testid="${id}"]`)?.scrollHeight || 0))""")
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], int(height))})
+    try:
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        path = SHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+    finally:
+        page.set_viewport_size(VIEWPORT)
+    report(f"screenshot {path.relative_to(ROOT)}")
+    return path
+
+
+# --- the pages --------------------------------------------------------------------------------------------
+
+
+def test_train_page_trains_live(page, saved):
+    page.get_by_role("heading", name=PAGES["Train"], level=1).wait_for()
+    wait_idle(page)
+    assert_no_exception(page, "Train page")
+    page.locator(".st-key-preview_alpha .main-svg").first.wait_for()  # the step-0 picture before Start
+    screenshot(page, "train_preview")
+
+    steps = page.get_by_role("spinbutton", name="Steps")
+    steps.fill(str(TRAIN_STEPS))
+    rerun(page, lambda: steps.press("Enter"))
+    started = time.perf_counter()
+    page.get_by_role("button", name="Start", exact=True).click()
+    page.locator(".st-key-live_nelbo .main-svg").first.wait_for(timeout=TRAIN_TIMEOUT_MS)
+    first_chart = time.perf_counter() - started
+    screenshot(page, "train_live")
+    progress = page.get_by_test_id("stProgress")
+    progress.get_by_text(re.compile(r"— done · step")).wait_for(timeout=TRAIN_TIMEOUT_MS)
+    done = time.perf_counter() - started
+    report(f"Start -> first live chart: {first_chart:.2f} s; Start -> {TRAIN_STEPS} steps done: {done:.1f} s")
+
+    assert f"step {TRAIN_STEPS} / {TRAIN_STEPS}" in progress.inner_text()
+    assert page.get_by_test_id("stMetric").filter(has_text="Held-out NELBO").count() == 1
+    assert page.locator('[class*="st-key-live_"] .main-svg').count() >= 5  # NELBO, ranks, alpha, ...
+    assert_no_exception(page, "Train page after training")
+    screenshot(page, "train")
+
+    rerun(page, page.get_by_role("button", name="Save checkpoint").click)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download checkpoint (.zip)").click()
+    archive = saved / "checkpoint.zip"
+    download.value.save_as(archive)
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(saved)
+    assert {"config.json", "model.safetensors", "metrics.json"} <= {p.name for p in saved.iterdir()}
+
+
+def test_compare_page_replays_this_sessions_run(page):
+    open_page(page, "Compare orders")
+    assert_no_exception(page, "Compare page")
+    model = page.locator(".st-key-compare_model")
+    session_runs = re.compile(r"^this session: ")
+    if not model.get_by_text(session_runs).count():  # shipped checkpoints are listed first
+        model.click()
+        rerun(page, page.get_by_role("option", name=session_runs).first.click)
+    replay = page.locator(".st-key-compare_replay")
+    replay.get_by_text("After 0 step(s)", exact=True).wait_for()
+    page.get_by_role("heading", name="How good is each order?").wait_for()
+    page.get_by_test_id("stDataFrame").first.wait_for()
+    wait_idle(page)
+    assert_no_exception(page, "Compare page")
+
+    slider = page.get_by_role("slider", name="Decoding step")
+    slider.focus()
+    seconds = []
+    for step in range(1, SLIDER_MOVES + 1):
+        started = time.perf_counter()
+        page.keyboard.press("ArrowRight")
+        replay.get_by_text(f"After {step} step(s)", exact=True).wait_for()
+        seconds.append(time.perf_counter() - started)
+    report("replay slider ArrowRight -> redrawn figure: " + ", ".join(f"{s:.2f}" for s in seconds)
+           + f" s (median {statistics.median(seconds):.2f} s)")
+    wait_idle(page)
+    assert page.get_by_text(re.compile(r"^learned revealed ")).count() == 1
+    assert_no_exception(page, "Compare page after moving the slider")
+    screenshot(page, "compare")
+
+
+def test_inspect_page_opens_the_downloaded_checkpoint(page, saved):
+    open_page(page, "Inspect a checkpoint")
+    assert_no_exception(page, "Inspect page")
+    files = [saved / "config.json", saved / "model.safetensors"]
+    assert all(f.is_file() for f in files), "needs the checkpoint downloaded by the Train page test"
+    rerun(page, page.locator(".st-key-inspect_source").get_by_text("Upload", exact=True).click)
+    page.locator(".st-key-inspect_upload input[type=file]").set_input_files(files)
+    page.get_by_role("heading", name=re.compile(r"^pairs · 16 positions · schedule learned")).wait_for()
+    page.locator(".st-key-inspect_alpha .main-svg").first.wait_for()
+    wait_idle(page)
+    assert_no_exception(page, "Inspect page with the uploaded checkpoint")
+    screenshot(page, "inspect")
+
+
+def test_lesson_page_renders(page):
+    open_page(page, "Lesson")
+    page.locator(".st-key-lesson_forward .main-svg").first.wait_for()
+    assert_no_exception(page, "Lesson page")
+    screenshot(page, "lesson")
