@@ -32,6 +32,9 @@ SPEEDS = (0.5, 1, 2, 4, 8)  # replay steps per second
 UPLOAD = "upload config.json + model.safetensors"
 CACHE, SCORES = "compare_cache", "compare_scores"
 MAX_CACHED = 48
+KEPT = ("compare_model", "compare_policies", "compare_seed", "compare_speed", "compare_shade", "compare_step")
+SAVED = "compare_saved_settings"
+KEPT_PREFIXES = ()
 MAX_HELDOUT, N_SCORE_SAMPLES, N_ORDERS = 256, 256, 2
 HELDOUT_BUDGET = 8192  # held-out rows x positions scored per policy, so long sequences stay quick
 AUTO_SCORE_MAX_LENGTH = 32  # longer sequences are scored on request (a few seconds per policy)
@@ -314,6 +317,19 @@ def interventions_of(model: Model, policies, seed: int) -> list[tuple[int, int]]
     return store.setdefault(replay_key(model, policies, seed), [])
 
 
+def restore_settings() -> None:
+    """Put back this page's settings after a visit to another page: Streamlit drops the state of widgets
+    that were not drawn in a run, so :func:`save_settings` keeps a plain copy."""
+    for key, value in st.session_state.get(SAVED, {}).items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+
+
+def save_settings() -> None:
+    st.session_state[SAVED] = {key: st.session_state[key] for key in list(st.session_state.keys())
+                               if isinstance(key, str) and (key in KEPT or key.startswith(KEPT_PREFIXES))}
+
+
 # --- page -----------------------------------------------------------------------------------------------
 
 
@@ -361,8 +377,9 @@ def show_scores(model: Model, policies: list[str], seed: int) -> None:
                        key="compare_bars")
 
 
-def main() -> None:
+def draw() -> None:
     common.setup_torch()
+    restore_settings()
     st.title("Compare decoding orders")
     st.markdown("Same model, same random numbers, different orders: watch each policy decode one sample, "
                 "then see which order is easiest on held-out data.")
@@ -386,6 +403,13 @@ def main() -> None:
     replay(model, policies, seed, trajs)
     st.divider()
     show_scores(model, policies, seed)
+
+
+def main() -> None:
+    try:
+        draw()
+    finally:
+        save_settings()
 
 
 if __name__ == "__main__":

@@ -32,6 +32,9 @@ from core.orders import (
 SOURCES = ("Shipped", "Upload", "Hugging Face Hub")
 HUB_TIMEOUT_S = 30.0
 MAX_ORDER_SHOWN = 32
+KEPT = ("inspect_source", "inspect_shipped", "inspect_repo")
+SAVED = "inspect_saved_settings"
+KEPT_PREFIXES = ()
 STATE = "inspect_current"  # {"label": str, "ckpt": Checkpoint, "stats": dict}
 
 
@@ -188,6 +191,19 @@ def hub_controls() -> None:
         st.error(f"Could not load from the Hub: {st.session_state['inspect_hub_error']}")
 
 
+def restore_settings() -> None:
+    """Put back this page's settings after a visit to another page: Streamlit drops the state of widgets
+    that were not drawn in a run, so :func:`save_settings` keeps a plain copy."""
+    for key, value in st.session_state.get(SAVED, {}).items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+
+
+def save_settings() -> None:
+    st.session_state[SAVED] = {key: st.session_state[key] for key in list(st.session_state.keys())
+                               if isinstance(key, str) and (key in KEPT or key.startswith(KEPT_PREFIXES))}
+
+
 # --- display -------------------------------------------------------------------------------------------
 
 
@@ -231,8 +247,9 @@ def show_plots(ckpt: checkpoint.Checkpoint, stats: dict) -> None:
         st.plotly_chart(figures.grid_rank_image(w, meta.shape), width="content", key="inspect_grid")
 
 
-def main() -> None:
+def draw() -> None:
     common.setup_torch()
+    restore_settings()
     st.title("Inspect a checkpoint")
     st.markdown("Which order did this model learn? Open a checkpoint to see the decoding-order distribution "
                 "its per-position schedules induce.")
@@ -244,6 +261,13 @@ def main() -> None:
     st.divider()
     show_summary(current["label"], current["ckpt"], current["stats"])
     show_plots(current["ckpt"], current["stats"])
+
+
+def main() -> None:
+    try:
+        draw()
+    finally:
+        save_settings()
 
 
 if __name__ == "__main__":

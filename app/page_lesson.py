@@ -30,6 +30,9 @@ CHAIN = (100.0, 10.0, 1.0, 0.1, 0.01)  # left_to_right preset: ratio 10 between 
 N_ORDER_DRAWS = 20000
 N_MC = 20000
 TRAIN_STEPS = 300
+KEPT = ("lesson_task", "lesson_seed", "lesson_policy", "lesson_presenter", "lesson_step")
+SAVED = "lesson_saved_settings"
+KEPT_PREFIXES = ("lesson_w_",)
 PRESENTER_CSS = """
 <style>
 html, body, [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.45rem; }
@@ -132,6 +135,19 @@ def read_url() -> None:
         if value is not None:
             st.session_state[key] = value
     st.session_state["lesson_url_read"] = True
+
+
+def restore_settings() -> None:
+    """Put back this page's settings after a visit to another page: Streamlit drops the state of widgets
+    that were not drawn in a run, so :func:`save_settings` keeps a plain copy."""
+    for key, value in st.session_state.get(SAVED, {}).items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+
+
+def save_settings() -> None:
+    st.session_state[SAVED] = {key: st.session_state[key] for key in list(st.session_state.keys())
+                               if isinstance(key, str) and (key in KEPT or key.startswith(KEPT_PREFIXES))}
 
 
 def write_url(task: str, seed: int, policy: str, presenter: bool) -> None:
@@ -289,7 +305,8 @@ def step_train(task: str, seed: int, policy: str) -> None:
         st.switch_page("page_train.py")
 
 
-def main() -> None:
+def draw() -> None:
+    restore_settings()
     read_url()
     st.title("Lesson: how a masked diffusion model learns an order")
     task, seed, policy, presenter = settings()
@@ -309,6 +326,13 @@ def main() -> None:
         step_elbo(meta, x, w, seed)
     else:
         step_train(task, seed, policy)
+
+
+def main() -> None:
+    try:
+        draw()
+    finally:
+        save_settings()
 
 
 if __name__ == "__main__":

@@ -99,3 +99,15 @@ def test_train_button_presets_and_opens_the_train_page():
     assert at.session_state["train_task"] == "parity"
     assert at.session_state["train_steps"] == 300
     assert "train_preset" not in at.session_state  # consumed by the Train page
+
+
+def test_settings_survive_a_visit_to_another_page():
+    at = AppTest.from_file(MAIN, default_timeout=60)
+    at.switch_page("page_lesson.py").run()
+    at.selectbox(key="lesson_task").set_value("parity").run()
+    at.select_slider(key="lesson_w_2").set_value(7.0).run()
+    at.switch_page("page_inspect.py").run()
+    at.switch_page("page_lesson.py").run()
+    assert not at.exception
+    assert at.selectbox(key="lesson_task").value == "parity"
+    assert at.select_slider(key="lesson_w_2").value == 7.0
