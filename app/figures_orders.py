@@ -232,15 +232,9 @@ def forward_masking_animation(tau, names: list[str], tokens: list[str] | None = 
     tau = np.asarray(tau, float)
     tokens = tokens or ["x"] * len(tau)
     times = np.linspace(0.0, 1.0, frames)
-    fig = go.Figure([
-        go.Bar(x=names, y=tau, name="clean (t < tau_l)", marker_color="#16a34a",
-               hovertemplate="%{x}: masked at tau = %{y:.3f}<extra></extra>"),
-        go.Bar(x=names, y=1 - tau, base=tau, name="masked (t >= tau_l)", marker_color=MASK_GREY,
-               hoverinfo="skip"),
-        *_masking_frame(tau, names, tokens, 0.0),
-    ])
-    fig.frames = [go.Frame(data=_masking_frame(tau, names, tokens, t), traces=[2, 3], name=f"{t:.3f}")
-                  for t in times]
+    fig = go.Figure(_masking_frame(tau, names, tokens, 0.0))
+    # every frame carries all traces and redraws: partial frames made plotly drop the bars
+    fig.frames = [go.Frame(data=_masking_frame(tau, names, tokens, t), name=f"{t:.3f}") for t in times]
     fig.update_layout(barmode="overlay", sliders=[_time_slider(times)], updatemenus=[_play_buttons()])
     fig.update_yaxes(range=[0, 1.22], tickvals=[0, 0.25, 0.5, 0.75, 1.0])
     fig.update_xaxes(type="category")
@@ -250,8 +244,13 @@ def forward_masking_animation(tau, names: list[str], tokens: list[str] | None = 
     return fig.update_layout(margin=dict(t=90))
 
 
-def _masking_frame(tau, names, tokens, t: float) -> list[go.Scatter]:
+def _masking_frame(tau, names, tokens, t: float) -> list:
+    """The picture at time ``t``: clean / masked periods, the "now" line and the sequence at ``t``."""
     masked = tau <= t
+    clean_bar = go.Bar(x=names, y=tau, name="clean (t < tau_l)", marker_color="#16a34a",
+                       hovertemplate="%{x}: masked at tau = %{y:.3f}<extra></extra>")
+    masked_bar = go.Bar(x=names, y=1 - tau, base=tau, name="masked (t >= tau_l)", marker_color=MASK_GREY,
+                        hoverinfo="skip")
     line = go.Scatter(x=[names[0], names[-1]], y=[t, t], mode="lines+text", name="now",
                       text=["", f"t = {t:.2f}"], textposition="top left", textfont=dict(size=14),
                       line=dict(color="#111827", width=3, dash="dot"), hoverinfo="skip")
@@ -259,22 +258,22 @@ def _masking_frame(tau, names, tokens, t: float) -> list[go.Scatter]:
         x=names, y=[1.12] * len(names), mode="markers+text", showlegend=False, hoverinfo="skip",
         text=["M" if m else tok for m, tok in zip(masked, tokens)], textfont=dict(size=15, color="white"),
         marker=dict(symbol="square", size=30, color=[MASK_GREY if m else "#16a34a" for m in masked]))
-    return [line, cells]
+    return [clean_bar, masked_bar, line, cells]
 
 
 def _time_slider(times) -> dict:
     steps = [dict(method="animate", label=f"{t:.2f}" if i % 5 == 0 else "",
-                  args=[[f"{t:.3f}"], dict(mode="immediate", frame=dict(duration=0, redraw=False),
+                  args=[[f"{t:.3f}"], dict(mode="immediate", frame=dict(duration=0, redraw=True),
                                            transition=dict(duration=0))]) for i, t in enumerate(times)]
     return dict(active=0, steps=steps, currentvalue=dict(visible=False), pad=dict(t=30), x=0.3, len=0.7)
 
 
 def _play_buttons() -> dict:
     play = dict(label="▶ play", method="animate",
-                args=[None, dict(frame=dict(duration=120, redraw=False), fromcurrent=True,
+                args=[None, dict(frame=dict(duration=150, redraw=True), fromcurrent=True,
                                  transition=dict(duration=0))])
     pause = dict(label="❚❚ pause", method="animate",
-                 args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=False))])
+                 args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=True))])
     return dict(type="buttons", direction="left", buttons=[play, pause], x=0.0, y=-0.06, xanchor="left",
                 yanchor="top", showactive=False, pad=dict(t=30))
 

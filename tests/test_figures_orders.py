@@ -87,9 +87,9 @@ def test_forward_masking_animation_masks_positions_after_their_time():
     tau = [0.2, 0.7, 0.5]
     fig = fo.forward_masking_animation(tau, ["p0", "p1", "p2"], ["1", "0", "1"], frames=11)
     assert len(fig.frames) == 11
-    cells = fig.frames[6].data[1]  # t = 0.6
+    cells = fig.frames[6].data[3]  # t = 0.6
     assert list(cells.text) == ["M", "0", "M"]
-    assert list(fig.frames[0].data[1].text) == ["1", "0", "1"]
+    assert list(fig.frames[0].data[3].text) == ["1", "0", "1"]
     assert list(fig.data[0].y) == tau
 
 
