@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuild every shipped checkpoint with the training CLI (defaults unless stated). Two runs at a time.
-# Usage: bash pretrained/make_all.sh [extra seeds: 1 2]
+# Usage: bash pretrained/make_all.sh [extra seeds for pairs and lookup, e.g. 1 2]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run() {  # run NAME ARGS...
@@ -8,23 +8,26 @@ run() {  # run NAME ARGS...
   OMP_NUM_THREADS=1 python -m core.train --threads 1 "$@" --out "pretrained/$name" > "pretrained/$name.log" 2>&1
 }
 short="--steps 600 --schedule-delay 200 --eval-every 50"
-jobs_list=(
-  "pairs-learned --task pairs --schedule learned --seed 0"
-  "pairs-linear --task pairs --schedule linear --seed 0"
-  "addition-learned --task addition --schedule learned --seed 0"
-  "addition-linear --task addition --schedule linear --seed 0"
-)
+jobs_list=()
+for task in pairs lookup addition; do
+  for schedule in learned linear; do
+    jobs_list+=("$task-$schedule --task $task --schedule $schedule --seed 0")
+  done
+done
 for seed in "$@"; do
-  for task in pairs addition; do
+  for task in lookup pairs; do
     for schedule in learned linear; do
       jobs_list+=("seeds/$task-$schedule-$seed --task $task --schedule $schedule --seed $seed")
     done
   done
 done
-for task in parity words adult digits; do
+for task in parity words adult; do
   for schedule in learned linear; do
     jobs_list+=("$task-$schedule --task $task --schedule $schedule --seed 0 $short")
   done
+done
+for schedule in learned linear; do
+  jobs_list+=("digits-$schedule --task digits --schedule $schedule --seed 0 --steps 400 --schedule-delay 150 --eval-every 50")
 done
 mkdir -p pretrained/seeds
 printf '%s\n' "${jobs_list[@]}" | xargs -P 2 -I{} bash -c "$(declare -f run); run {}"
