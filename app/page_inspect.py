@@ -1,6 +1,7 @@
 """Inspect page: open a checkpoint (shipped, uploaded, or from the Hugging Face Hub) and show the order
-its schedule learned: exponents, most likely order, expected rank with spread, precedence, entropy against
-the uniform maximum, alpha_l(t) curves, and agreement with the task's reference order and groups.
+its schedule learned: exponents, most likely order (when one stands out), expected rank with spread,
+precedence, entropy against the uniform maximum, alpha_l(t) curves, and agreement with the task's reference
+order and groups.
 
 Uploads are untrusted: only ``core.checkpoint.load_from_bytes`` reads them (no unpickling, bounds checked
 first). A bad file shows the loader's message and the checkpoint already on display stays.
@@ -19,9 +20,9 @@ from app import common, figures
 from app import figures_orders as fo
 from core import checkpoint
 from core.orders import (
+    expected_kendall_tau,
     expected_rank,
     group_precedence,
-    kendall_tau,
     max_order_entropy,
     most_likely_order,
     order_entropy,
@@ -32,9 +33,11 @@ from core.orders import (
 SOURCES = ("Shipped", "Upload", "Hugging Face Hub")
 HUB_TIMEOUT_S = 30.0
 MAX_ORDER_SHOWN = 32
+NEAR_UNIFORM = 0.01  # order entropy within 1% of log L!: every order about equally likely, no telling mode
 KEPT = ("inspect_source", "inspect_shipped", "inspect_repo")
 SAVED = "inspect_saved_settings"
 KEPT_PREFIXES = ()
+TAU_LABEL = "expected Kendall tau to the reference order"
 STATE = "inspect_current"  # {"label": str, "ckpt": Checkpoint, "stats": dict}
 
 
@@ -92,19 +95,26 @@ def scores_of(schedule, L: int) -> tuple[torch.Tensor, bool]:
 
 
 def order_stats(ckpt: checkpoint.Checkpoint, seed: int = 0) -> dict:
-    """Everything the page shows about the order distribution, computed once per checkpoint."""
+    """Everything the page shows about the order distribution, computed once per checkpoint.
+
+    Agreement with the reference is the *expected* Kendall tau over the whole order distribution (0 for a
+    shared schedule), not the tau of the most likely order: with equal or nearly equal ``w`` that mode is
+    decided by ties and noise. ``near_uniform`` says the mode is not worth showing."""
     meta = ckpt.meta
     w, learned = scores_of(ckpt.schedule, meta.length)
+    P = precedence_matrix(w)  # [L, L]
     entropy = order_entropy(w, generator=torch.Generator().manual_seed(seed))
+    top = max_order_entropy(meta.length)
     stats = {"w": w.tolist(), "learned": learned, "names": meta.position_names,
              "mode": most_likely_order(w).tolist(), "rank": expected_rank(w).tolist(),
-             "rank_std": rank_std(w).tolist(), "precedence": precedence_matrix(w).tolist(),
-             "entropy": entropy.value, "entropy_se": entropy.stderr,
-             "max_entropy": max_order_entropy(meta.length), "kendall_tau": None, "group_precedence": None}
+             "rank_std": rank_std(w).tolist(), "precedence": P.tolist(),
+             "entropy": entropy.value, "entropy_se": entropy.stderr, "max_entropy": top,
+             "near_uniform": not learned or entropy.value >= (1 - NEAR_UNIFORM) * top,
+             "kendall_tau": None, "group_precedence": None}
     if meta.reference_order is not None and meta.length >= 2:
-        stats["kendall_tau"] = kendall_tau(stats["mode"], meta.reference_order)
+        stats["kendall_tau"] = expected_kendall_tau(P, meta.reference_order)
     if meta.reference_groups is not None and len(meta.reference_groups) >= 2:
-        stats["group_precedence"] = group_precedence(precedence_matrix(w), meta.reference_groups)
+        stats["group_precedence"] = group_precedence(P, meta.reference_groups)
     return stats
 
 
@@ -219,15 +229,22 @@ def show_summary(label: str, ckpt: checkpoint.Checkpoint, stats: dict) -> None:
     cols[1].metric("uniform maximum log L!", f"{stats['max_entropy']:.2f} nats",
                    help="What one shared schedule gives: every order equally likely.")
     tau, gp = stats["kendall_tau"], stats["group_precedence"]
-    cols[2].metric("Kendall tau to reference", "n/a" if tau is None else f"{tau:+.2f}",
-                   help="Rank correlation of the most likely order with the task's reference order "
-                        "(+1 identical, 0 unrelated, -1 reversed). n/a when the task has none.")
+    cols[2].metric(TAU_LABEL, "n/a" if tau is None else f"{tau:+.2f}",
+                   help="Kendall rank correlation with the task's reference order, averaged over the "
+                        "decoding orders this schedule draws (+1 always the reference order, 0 unrelated, "
+                        "-1 always reversed; a shared schedule gives 0). n/a when the task has none.")
     cols[3].metric("group precedence", "n/a" if gp is None else f"{gp:.2f}",
                    help="Mean P(i before j) over pairs with i in an earlier reference group than j "
                         "(0.5 = random, 1 = groups always in the reference order).")
     if not stats["learned"]:
-        st.info("This schedule is shared by every position, so every decoding order is equally likely.")
-    st.markdown(f"**Most likely order:** {order_text(stats['mode'], stats['names'])}")
+        st.info("This schedule is shared by every position, so every decoding order is equally likely: "
+                "there is no most likely order.")
+    elif stats["near_uniform"]:
+        st.info("**Most likely order:** not meaningful here. The order entropy is within "
+                f"{NEAR_UNIFORM:.0%} of the uniform maximum log L!, so all orders are about equally likely "
+                "(the exponents are nearly equal).")
+    else:
+        st.markdown(f"**Most likely order:** {order_text(stats['mode'], stats['names'])}")
 
 
 def show_plots(ckpt: checkpoint.Checkpoint, stats: dict) -> None:

@@ -2,7 +2,9 @@
 
 import io
 import json
+import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,8 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app import page_inspect  # noqa: E402
+from core import checkpoint  # noqa: E402
 from core.train import TrainConfig, Trainer  # noqa: E402
 
 PAGE = str(ROOT / "app" / "page_inspect.py")
@@ -21,11 +25,12 @@ TINY = TrainConfig(task="pairs", task_params={"n": 4, "num_train": 256, "num_hel
 
 @pytest.fixture(scope="module")
 def shipped(tmp_path_factory):
-    """A pretrained/ directory holding one tiny checkpoint (5 training steps)."""
+    """A pretrained/ directory holding a tiny learned checkpoint (5 training steps) and a linear one."""
     root = tmp_path_factory.mktemp("pretrained")
     trainer = Trainer(TINY)
     trainer.run()
     trainer.save(root / "tiny-pairs")
+    Trainer(replace(TINY, schedule="linear")).save(root / "tiny-pairs-linear")
     return root
 
 
@@ -61,7 +66,54 @@ def test_shipped_checkpoint_opens_with_every_view(page):
     assert any(t.startswith("When is each position decoded") for t in titles)
     metrics = {m.label: m.value for m in page.metric}
     assert metrics["uniform maximum log L!"] == f"{torch.lgamma(torch.tensor(9.0)).item():.2f} nats"
-    assert metrics["Kendall tau to reference"] != "n/a" and metrics["group precedence"] != "n/a"
+    assert metrics[page_inspect.TAU_LABEL] != "n/a" and metrics["group precedence"] != "n/a"
+
+
+def most_likely_lines(at: AppTest) -> list[str]:
+    return [md.value for md in at.markdown if md.value.startswith("**Most likely order:**")]
+
+
+def test_shared_schedule_has_zero_expected_tau_and_no_most_likely_order(page):
+    """A linear schedule makes every order equally likely: tau to the reference is 0, not the +1 that the
+    index-order tie-break of the "most likely order" would give, and no order is presented as likeliest."""
+    page.selectbox(key="inspect_shipped").set_value("tiny-pairs-linear").run()
+    assert not page.exception
+    metrics = {m.label: m.value for m in page.metric}
+    assert metrics[page_inspect.TAU_LABEL] == "+0.00"
+    assert metrics["group precedence"] == "0.50"
+    assert not most_likely_lines(page)
+    assert "equally likely" in page.info[0].value
+
+
+def with_exponents(path, w: list[float]) -> checkpoint.Checkpoint:
+    ckpt = checkpoint.load(path)
+    with torch.no_grad():
+        ckpt.schedule.rho.copy_(torch.log(torch.tensor(w)))
+    return ckpt
+
+
+def test_expected_tau_follows_the_order_distribution_not_its_mode(shipped):
+    # w = 1 +- 0.02: a "most likely order" exists only through noise; its own tau would be far from 0
+    noisy = [1.02, 0.98, 0.98, 1.02, 1.02, 0.98, 1.02, 0.98]
+    stats = page_inspect.order_stats(with_exponents(shipped / "tiny-pairs", noisy))
+    assert stats["learned"] and stats["near_uniform"]
+    assert abs(stats["kendall_tau"]) < 0.02
+    assert stats["entropy"] > 0.99 * math.log(math.factorial(8))
+    # exponents falling along the reference order: the draws mostly follow it
+    falling = [100.0 / 4**k for k in range(8)]
+    stats = page_inspect.order_stats(with_exponents(shipped / "tiny-pairs", falling))
+    assert not stats["near_uniform"] and stats["mode"] == list(range(8))
+    assert 0.75 < stats["kendall_tau"] < 1.0  # 1 only if every draw were the reference order
+
+
+def test_near_uniform_learned_schedule_shows_no_most_likely_order(page, shipped):
+    ckpt = with_exponents(shipped / "tiny-pairs", [1.02, 0.98, 0.98, 1.02, 1.02, 0.98, 1.02, 0.98])
+    page.session_state[page_inspect.STATE] = {"label": "shipped: tiny-pairs", "ckpt": ckpt,
+                                              "stats": page_inspect.order_stats(ckpt)}
+    page.run()
+    assert not page.exception
+    assert not most_likely_lines(page)
+    assert "not meaningful" in page.info[0].value
 
 
 def test_good_upload_shows_the_exponent_chart(page, files):
