@@ -26,6 +26,7 @@ STATUS_SCALE = [
 ]
 IMAGE_MASK = "#93c5fd"  # masked pixels in the image replay (pixels themselves are grey)
 IMAGE_SCALE = [[0.0, IMAGE_MASK], [0.25 - 1e-6, IMAGE_MASK], [0.25, "#ffffff"], [1.0, "#000000"]]
+INK = "#111827"  # text and lines that must stay readable on any background
 MAX_CELL_TEXT = 8
 HEIGHT = 340
 
@@ -200,14 +201,40 @@ def rank_spread(mean_rank, std_rank, names: list[str], reference_order=None) -> 
 
 
 def entropy_meter(entropy: float, maximum: float) -> go.Figure:
-    """Order entropy against the uniform maximum ``log L!`` as one horizontal bar."""
+    """Order entropy against the uniform maximum ``log L!`` as one horizontal bar.
+
+    The bar carries its value in white; the maximum's label sits above the plot, ending at its dashed line,
+    so it stays readable when the bar reaches the line."""
     fig = go.Figure(go.Bar(x=[entropy], y=["order entropy"], orientation="h", marker_color=EARLIER_BLUE,
+                           text=[f"{entropy:.2f} nats"], textposition="inside", insidetextanchor="end",
+                           textfont=dict(color="white", size=14),
                            hovertemplate="%{x:.2f} nats<extra></extra>", name="this schedule"))
-    fig.add_vline(x=maximum, line_dash="dash", line_color="gray",
-                  annotation_text=f"uniform maximum log L! = {maximum:.2f}", annotation_position="top left")
+    fig.add_vline(x=maximum, line_dash="dash", line_color=INK, line_width=2)
+    fig.add_annotation(x=maximum, y=1, xref="x", yref="paper", xanchor="right", yanchor="bottom",
+                       text=f"uniform maximum log L! = {maximum:.2f} ↓", showarrow=False,
+                       font=dict(color=INK, size=13))
     fig.update_xaxes(range=[0, max(maximum, entropy) * 1.1 + 1e-9])
-    fig = _layout(fig, "", x="nats (0 = one fixed order)", height=170)
-    return fig.update_layout(margin=dict(t=30))
+    fig = _layout(fig, "", x="nats (0 = one fixed order)", height=180)
+    return fig.update_layout(margin=dict(t=34))
+
+
+def line_labels_in_margin(fig: go.Figure, margin: int = 80) -> go.Figure:
+    """Move the label of a full-width horizontal line (``add_hline``) into the right margin, level with
+    its line, so it never sits on the bars (e.g. the exponent chart's "geometric mean").
+
+    The label's height is taken from the line itself: on a log axis a shape is placed by its value but an
+    annotation by the value's log10, so a copied ``y`` would land elsewhere."""
+    lines = [shape for shape in fig.layout.shapes
+             if shape.type == "line" and shape.xref == "x domain" and shape.yref == "y" and shape.y0 == shape.y1]
+    notes = [note for note in fig.layout.annotations if note.xref == "x domain" and note.yref == "y"]
+    log = fig.layout.yaxis.type == "log"
+    for line, note in zip(lines, notes):
+        y = math.log10(line.y0) if log else line.y0
+        note.update(x=1.0, y=y, xanchor="left", yanchor="middle", xshift=4, font=dict(color=INK, size=12),
+                    text=(note.text or "").replace(" ", "<br>", 1))
+    if notes:
+        fig.update_layout(margin=dict(r=max(margin, fig.layout.margin.r or 0)))
+    return fig
 
 
 def policy_nll_bars(labels: list[str], nll, lo, hi) -> go.Figure:

@@ -253,7 +253,8 @@ def show_plots(ckpt: checkpoint.Checkpoint, stats: dict) -> None:
     st.plotly_chart(fo.entropy_meter(stats["entropy"], stats["max_entropy"]), width="stretch",
                     key="inspect_entropy")
     left, right = st.columns(2)
-    left.plotly_chart(figures.exponent_bars(w, names), width="stretch", key="inspect_exponents")
+    left.plotly_chart(fo.line_labels_in_margin(figures.exponent_bars(w, names)), width="stretch",
+                      key="inspect_exponents")
     right.plotly_chart(fo.rank_spread(stats["rank"], stats["rank_std"], names, meta.reference_order),
                        width="stretch", key="inspect_rank")
     left, right = st.columns(2)

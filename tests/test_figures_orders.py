@@ -107,9 +107,26 @@ def test_order_frequency_bars_and_elbo_terms():
     assert sum(t.y[0] for t in fig.data) == pytest.approx(3.5)
 
 
-def test_entropy_meter_and_policy_bars():
+def test_entropy_meter_labels_the_maximum_above_the_bar():
     fig = fo.entropy_meter(1.0, 3.18)
     assert fig.data[0].x[0] == 1.0 and fig.layout.shapes[0].x0 == 3.18
+    label = fig.layout.annotations[0]
+    assert "3.18" in label.text and label.yref == "paper" and label.y >= 1  # above the bar, not on it
+    assert label.font.color == fo.INK
+
+
+def test_line_labels_in_margin_puts_the_mean_label_next_to_its_line():
+    from app import figures
+
+    w = [0.05, 8.0, 11.0, 4.0, 0.05, 0.05, 7.8, 0.17]
+    fig = fo.line_labels_in_margin(figures.exponent_bars(w))
+    (line,), (label,) = fig.layout.shapes, fig.layout.annotations
+    assert label.x == 1.0 and label.xanchor == "left"  # right of the plot area, off the bars
+    assert label.y == pytest.approx(math.log10(line.y0))  # log axis: annotations are placed by log10
+    assert fig.layout.margin.r >= 60
+
+
+def test_policy_bars():
     fig = fo.policy_nll_bars(["learned", "random"], [5.0, 6.0], [4.8, 5.7], [5.2, 6.3])
     assert list(fig.data[0].error_y.array) == pytest.approx([0.2, 0.3])
     assert list(fig.data[0].error_y.arrayminus) == pytest.approx([0.2, 0.3])
