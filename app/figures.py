@@ -11,11 +11,12 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 import torch
+from plotly.colors import sample_colorscale
 
 from core.orders import expected_rank, max_order_entropy
 
 HEIGHT = 340
-LEGEND_MAX = 16  # more positions than this: no legend, hover names instead
+LEGEND_MAX = 8  # more distinct alpha curves than this: a colour bar and hover names instead of a legend
 RANK_SCALE = "Viridis"  # dark = decoded early
 TIME_SCALE = "Viridis_r"  # high median masking time = decoded early = dark, matching RANK_SCALE
 COLOR_MODES = ("rank", "median_time")
@@ -64,6 +65,26 @@ def tall(L: int) -> int:
     return int(min(900, max(HEIGHT, 12 * L + 100)))
 
 
+def _step_axis(fig: go.Figure, steps: list[int], total_steps: int | None, pad: float | None = None) -> None:
+    """x axis from step 0 to the run's last step, so a live run fills its charts from left to right."""
+    if not total_steps:
+        return
+    right = max(int(total_steps), max(steps, default=0))
+    pad = 0.02 * right if pad is None else pad
+    fig.update_xaxes(range=[-pad, right + pad], autorange=False)
+
+
+def _log_range(w: np.ndarray) -> tuple[float, float]:
+    """log10 range around the geometric mean of ``w``, at least a factor 2 each way (fixed colours at step 0)."""
+    mean = float(np.log10(w).mean())
+    half = max(float(np.abs(np.log10(w) - mean).max()), np.log10(2.0))
+    return mean - half, mean + half
+
+
+def _log_ticks(lo: float, hi: float) -> list[float]:
+    return [v for v in LOG_TICKS if lo <= np.log10(v) <= hi]
+
+
 def _empty(title: str, message: str) -> go.Figure:
     fig = go.Figure()
     fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
@@ -76,18 +97,62 @@ def _empty(title: str, message: str) -> go.Figure:
 
 
 def alpha_curves(exponents: list[float], names: list[str] | None = None, points: int = 101) -> go.Figure:
-    """``alpha_l(t) = 1 - t^{w_l}``, one line per position."""
+    """``alpha_l(t) = 1 - t^{w_l}``: one line per distinct exponent, coloured by ``w`` (dark = decoded early).
+
+    Positions with the same exponent (to two significant digits) share one line and one legend entry such
+    as ``b1..b8: w=1.00``. With at most ``LEGEND_MAX`` distinct lines there is a legend; with more (e.g. 64
+    trained digits pixels) a colour bar of ``w`` instead, and every line names its positions on hover.
+    """
     w = _exponents(exponents).numpy()
     names = position_names(names, len(w))
     t = np.linspace(0.0, 1.0, points)
+    lo, hi = _log_range(w)
+    groups = _equal_groups(w)
     fig = go.Figure()
-    for name, wl in zip(names, w):
-        fig.add_trace(go.Scatter(x=t, y=1.0 - t**wl, mode="lines", name=name,
-                                 hovertemplate=f"{name} (w={wl:.3g})<br>t=%{{x:.2f}}<br>alpha=%{{y:.3f}}"
+    for key in sorted(groups, key=lambda k: -w[groups[k]].mean()):  # legend: decoded earliest first
+        members = groups[key]
+        wl = float(np.exp(np.log(w[members]).mean()))
+        colour = sample_colorscale(TIME_SCALE, [(np.log10(wl) - lo) / (hi - lo)])[0]
+        label = f"{compact_names([names[i] for i in members], members)}: w={wl:.2f}"
+        hover = _wrap([names[i] for i in members])
+        fig.add_trace(go.Scatter(x=t, y=1.0 - t**wl, mode="lines", name=label, line=dict(color=colour, width=2),
+                                 hovertemplate=f"{hover} (w={wl:.3g})<br>t=%{{x:.2f}}<br>alpha=%{{y:.3f}}"
                                                "<extra></extra>"))
+    legend = len(groups) <= LEGEND_MAX
+    if not legend:  # an invisible marker carries the colour bar
+        ticks = _log_ticks(lo, hi)
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+                                 marker=dict(color=[lo], cmin=lo, cmax=hi, colorscale=TIME_SCALE, showscale=True,
+                                             colorbar=dict(title="w", tickvals=np.log10(ticks).tolist(),
+                                                           ticktext=[f"{v:g}" for v in ticks]))))
     fig.update_yaxes(range=[0, 1.02])
     return _layout(fig, "alpha_l(t): probability position l is still unmasked", "t (0 = clean, 1 = masked)",
-                   "alpha_l(t)", showlegend=len(w) <= LEGEND_MAX)
+                   "alpha_l(t)", showlegend=legend, legend=dict(title="positions", tracegroupgap=2))
+
+
+def _equal_groups(w: np.ndarray) -> dict[str, list[int]]:
+    """Positions whose exponents agree to two significant digits (their curves coincide on screen)."""
+    groups: dict[str, list[int]] = {}
+    for i, wl in enumerate(w):
+        groups.setdefault(f"{wl:.2g}", []).append(i)
+    return groups
+
+
+def compact_names(names: list[str], positions: list[int], max_parts: int = 3) -> str:
+    """``b1..b8`` for runs of three or more consecutive positions, commas otherwise, ``+N more`` past
+    ``max_parts`` parts."""
+    parts, start = [], 0
+    for k in range(1, len(positions) + 1):
+        if k == len(positions) or positions[k] != positions[k - 1] + 1:
+            run = names[start:k]
+            parts += [f"{run[0]}..{run[-1]}"] if len(run) >= 3 else run
+            start = k
+    shown = ", ".join(parts[:max_parts])
+    return shown if len(parts) <= max_parts else f"{shown} +{len(parts) - max_parts} more"
+
+
+def _wrap(names: list[str], per_line: int = 8) -> str:
+    return "<br>".join(", ".join(names[i:i + per_line]) for i in range(0, len(names), per_line))
 
 
 def precedence_heatmap(P, names: list[str] | None = None) -> go.Figure:
@@ -118,7 +183,7 @@ def exponent_bars(exponents: list[float], names: list[str] | None = None) -> go.
                   annotation_position="top left")
     half = max(float(np.abs(np.log10(w / mean)).max()), np.log10(2.0)) * 1.15
     lo, hi = np.log10(mean) - half, np.log10(mean) + half
-    ticks = [v for v in LOG_TICKS if lo <= np.log10(v) <= hi]  # plain numbers, not plotly's "2" for 0.2
+    ticks = _log_ticks(lo, hi)  # plain numbers, not plotly's "2" for 0.2
     fig.update_yaxes(type="log", range=[lo, hi], tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
     return _layout(fig, "Exponents w_l (larger = decoded earlier)", "position", "w_l (log scale)")
 
@@ -141,11 +206,13 @@ def grid_rank_image(exponents: list[float], shape) -> go.Figure:
 # --- over training: snapshot histories -------------------------------------------------------------
 
 
-def rank_heatmap(history: list[dict], names: list[str] | None = None, color: str = "rank") -> go.Figure:
+def rank_heatmap(history: list[dict], names: list[str] | None = None, color: str = "rank",
+                 total_steps: int | None = None) -> go.Figure:
     """Every position's unmasking time over training: x = step, y = position.
 
     ``color="rank"``: expected decode step (1 = first); ``"median_time"``: median masking time
-    ``0.5^{1/w}``. Both are drawn so that dark = decoded early.
+    ``0.5^{1/w}``. Both are drawn so that dark = decoded early. Each snapshot is a column centred on its
+    step; ``total_steps`` fixes the x axis to the whole run, which the columns fill as training goes on.
     """
     if color not in COLOR_MODES:
         raise ValueError(f"color must be one of {COLOR_MODES}, got {color!r}")
@@ -156,50 +223,79 @@ def rank_heatmap(history: list[dict], names: list[str] | None = None, color: str
     values = ranks if color == "rank" else median_times
     z = np.array([values(s["exponents"]) for s in history]).T  # [L, S]
     steps = [s["step"] for s in history]
+    edges = column_edges(steps, total_steps)
     label = "expected step" if color == "rank" else "median tau"
     # fixed ranges: the colours mean the same at step 0 (all equal) and after training
     zmin, zmax = (1, L) if color == "rank" else (0, 1)
     fig = go.Figure(go.Heatmap(
-        z=z, x=steps, y=names, colorscale=RANK_SCALE if color == "rank" else TIME_SCALE,
-        zmin=zmin, zmax=zmax, colorbar=dict(title=label),
-        hovertemplate=f"step %{{x}}<br>%{{y}}: {label} %{{z:.2f}}<extra></extra>"))
+        z=z, x=edges, y=names, customdata=np.tile(steps, (L, 1)),
+        colorscale=RANK_SCALE if color == "rank" else TIME_SCALE, zmin=zmin, zmax=zmax,
+        colorbar=dict(title=label),
+        hovertemplate=f"step %{{customdata}}<br>%{{y}}: {label} %{{z:.2f}}<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
+    if total_steps:
+        fig.update_xaxes(range=[min(edges[0], 0), max(edges[-1], total_steps)], autorange=False)
     title = "Expected decode step of each position" if color == "rank" else "Median masking time of each position"
     return _layout(fig, f"{title} over training", "training step", "position", height=tall(L))
 
 
-def nelbo_curves(runs: dict[str, list[dict]]) -> go.Figure:
-    """Held-out NELBO against step, one line per run, with a ±1 standard-error band."""
+def column_edges(steps: list[int], total_steps: int | None = None) -> list[float]:
+    """Edges of heatmap columns centred on ``steps`` (one more than steps). A lone snapshot gets the width
+    of 1/40 of the run, the spacing the Train page's automatic evaluations use."""
+    s = np.asarray(steps, dtype=float)
+    if len(s) == 1:
+        half = max(1.0, (total_steps or 40) / 40) / 2
+        return [float(s[0] - half), float(s[0] + half)]
+    mids = (s[1:] + s[:-1]) / 2
+    return [float(2 * s[0] - mids[0]), *mids.tolist(), float(2 * s[-1] - mids[-1])]
+
+
+def nelbo_curves(runs: dict[str, list[dict]], total_steps: int | None = None) -> go.Figure:
+    """Held-out NELBO against step, one line per run, with a ±1 standard-error band.
+
+    The first run is drawn on top (solid, filled markers); the others are dashed with open markers, so two
+    equal curves stay visible. The legend sits under the plot, clear of the title.
+    """
     fig = go.Figure()
-    for i, (label, history) in enumerate(runs.items()):
-        if not history:
-            continue
-        colour = _colour(i)
-        x = [s["step"] for s in history]
-        y = np.array([s["heldout_nelbo"] for s in history], dtype=float)
-        se = np.array([s.get("heldout_se") or 0.0 for s in history], dtype=float)
+    drawn = [(i, label, history) for i, (label, history) in enumerate(runs.items()) if history]
+    for i, label, history in drawn:  # bands first, under every line
+        x, y, se = _nelbo_xy(history)
         fig.add_trace(go.Scatter(x=x + x[::-1], y=np.concatenate([y + se, (y - se)[::-1]]), mode="lines",
-                                 fill="toself",
-                                 fillcolor=_rgba(colour, 0.2), line=dict(width=0), hoverinfo="skip",
-                                 showlegend=False, name=f"{label} ±s.e."))
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=label, line=dict(color=colour),
-                                 customdata=se, hovertemplate=f"{label}<br>step %{{x}}: %{{y:.3f}} "
-                                                              "± %{customdata:.3f}<extra></extra>"))
+                                 fill="toself", fillcolor=_rgba(_colour(i), 0.15), line=dict(width=0),
+                                 hoverinfo="skip", showlegend=False, name=f"{label} ±s.e."))
+    for i, label, history in reversed(drawn):  # lines: the first run last, so on top
+        x, y, se = _nelbo_xy(history)
+        first = i == 0
+        fig.add_trace(go.Scatter(
+            x=x, y=y, mode="lines+markers", name=label, legendrank=i + 1, customdata=se,
+            line=dict(color=_colour(i), dash="solid" if first else "dash", width=2.5 if first else 2),
+            marker=dict(symbol="circle" if first else "diamond-open", size=7 if first else 9),
+            hovertemplate=f"{label}<br>step %{{x}}: %{{y:.3f}} ± %{{customdata:.3f}}<extra></extra>"))
     if not fig.data:
         return _empty("Held-out NELBO", "no evaluations yet")
+    _step_axis(fig, [s["step"] for _, _, h in drawn for s in h], total_steps)
     return _layout(fig, "Held-out NELBO (nats per sequence, lower is better)", "training step", "NELBO",
-                   legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"))
+                   legend=dict(orientation="h", yanchor="top", y=-0.28, xanchor="left", x=0))
 
 
-def entropy_curve(history: list[dict], L: int) -> go.Figure:
+def _nelbo_xy(history: list[dict]) -> tuple[list[int], np.ndarray, np.ndarray]:
+    x = [s["step"] for s in history]
+    y = np.array([s["heldout_nelbo"] for s in history], dtype=float)
+    se = np.array([s.get("heldout_se") or 0.0 for s in history], dtype=float)
+    return x, y, se
+
+
+def entropy_curve(history: list[dict], L: int, total_steps: int | None = None) -> go.Figure:
     """Order entropy (nats) against step, with the uniform maximum ``log L!``."""
     top = max_order_entropy(int(L))
-    fig = go.Figure(go.Scatter(x=[s["step"] for s in history], y=[s["order_entropy"] for s in history],
+    steps = [s["step"] for s in history]
+    fig = go.Figure(go.Scatter(x=steps, y=[s["order_entropy"] for s in history],
                                mode="lines+markers", name="order entropy",
                                hovertemplate="step %{x}: %{y:.2f} nats<extra></extra>"))
     fig.add_hline(y=top, line_dash="dash", line_color="gray", annotation_text=f"uniform: log {L}! = {top:.2f}",
                   annotation_position="top right")
     fig.update_yaxes(range=[0, top * 1.15 + 1e-9])
+    _step_axis(fig, steps, total_steps)
     return _layout(fig, "Entropy of the order distribution", "training step", "nats")
 
 

@@ -33,19 +33,42 @@ def history(ws, steps=None):
             for i, (s, w) in enumerate(zip(steps, ws))]
 
 
-def test_alpha_curves_one_line_per_position_with_the_polynomial_values():
+def test_alpha_curves_one_line_per_exponent_with_the_polynomial_values():
     fig = figures.alpha_curves(W, NAMES)
-    assert [t.type for t in fig.data] == ["scatter"] * 4
-    assert [t.name for t in fig.data] == NAMES
-    for trace, w in zip(fig.data, W):
+    assert [t.type for t in fig.data] == ["scatter"] * 4 and fig.layout.showlegend
+    order = np.argsort(W)[::-1]  # legend from the earliest decoded position (largest w)
+    assert [t.name for t in fig.data] == [f"{NAMES[i]}: w={W[i]:.2f}" for i in order]
+    for trace, i in zip(fig.data, order):
         t, a = array(trace.x), array(trace.y)
-        np.testing.assert_allclose(a, 1 - t**w)
+        np.testing.assert_allclose(a, 1 - t**W[i])
         assert a[0] == 1 and a[-1] == 0
+    colours = [t.line.color for t in fig.data]
+    assert len(set(colours)) == 4  # coloured by w
 
 
-def test_alpha_curves_default_names_and_no_legend_for_many_positions():
-    fig = figures.alpha_curves([1.0] * 20)
-    assert fig.data[0].name == "p0" and fig.layout.showlegend is False
+def test_alpha_curves_merge_equal_exponents_into_one_legend_entry():
+    names = [f"b{i}" for i in range(1, 9)] + [f"c{i}" for i in range(1, 9)]
+    fig = figures.alpha_curves([1.0] * 16, names)
+    (line,) = fig.data
+    assert line.name == "b1..c8: w=1.00" and "c8" in line.hovertemplate
+    fig = figures.alpha_curves([2.0] * 8 + [0.5] * 8, names)
+    assert [t.name for t in fig.data] == ["b1..b8: w=2.00", "c1..c8: w=0.50"] and fig.layout.showlegend
+
+
+def test_alpha_curves_many_distinct_exponents_get_a_colour_bar_instead_of_a_legend():
+    w = np.exp(np.linspace(-3, 3, 64)).tolist()  # 10 % apart: 64 distinct curves
+    fig = figures.alpha_curves(w)
+    lines = [t for t in fig.data if t.mode == "lines"]
+    assert len(lines) == 64 and fig.layout.showlegend is False
+    (bar,) = [t for t in fig.data if t.mode == "markers"]
+    assert bar.marker.showscale and bar.showlegend is False
+    assert "p0 " in lines[-1].hovertemplate  # hover names the position
+
+
+def test_compact_names():
+    assert figures.compact_names(["a", "b", "d"], [0, 1, 3]) == "a, b, d"
+    assert figures.compact_names(["p0", "p1", "p2", "p5"], [0, 1, 2, 5]) == "p0..p2, p5"
+    assert figures.compact_names(list("abcdef"), [0, 2, 4, 6, 8, 10]) == "a, b, c +3 more"
 
 
 def test_precedence_heatmap_shows_the_matrix():
@@ -86,7 +109,8 @@ def test_rank_heatmap_z_is_the_expected_rank_of_each_snapshot():
     (trace,) = fig.data
     z = array(trace.z)
     assert trace.type == "heatmap" and z.shape == (4, 3)  # rows = positions, columns = snapshots
-    assert list(trace.x) == [0, 10, 20] and list(trace.y) == NAMES
+    assert list(trace.x) == [-5, 5, 15, 25] and list(trace.y) == NAMES  # column edges around the steps
+    assert array(trace.customdata)[0].tolist() == [0, 10, 20]
     for j, w in enumerate(ws):
         np.testing.assert_allclose(z[:, j], expected_rank(torch.tensor(w, dtype=torch.float64)).numpy())
     np.testing.assert_allclose(z[:, 0], 2.5)  # equal exponents: every position in the middle
@@ -99,6 +123,16 @@ def test_rank_heatmap_median_time_mode():
         figures.rank_heatmap(history([W]), NAMES, color="nope")
 
 
+def test_step_axes_span_the_whole_run_from_the_first_snapshot():
+    one = history([W])  # step 0 only, of a 400-step run
+    heat = figures.rank_heatmap(one, NAMES, total_steps=400)
+    assert list(heat.data[0].x) == [-5, 5] and heat.layout.xaxis.range == (-5, 400)
+    for fig in (figures.nelbo_curves({"learned": one}, 400), figures.entropy_curve(one, 4, 400)):
+        lo, hi = fig.layout.xaxis.range
+        assert -10 <= lo < 0 and 400 < hi <= 410
+    assert figures.entropy_curve(one, 4).layout.xaxis.range is None  # no run length: plotly's autorange
+
+
 def test_rank_heatmap_without_snapshots_is_an_empty_figure():
     fig = figures.rank_heatmap([], NAMES)
     assert isinstance(fig, go.Figure) and not fig.data
@@ -109,10 +143,17 @@ def test_nelbo_curves_overlay_runs_with_standard_error_bands():
     fig = figures.nelbo_curves(runs)
     lines = [t for t in fig.data if t.showlegend is not False]
     bands = [t for t in fig.data if t.fill == "toself"]
-    assert [t.name for t in lines] == ["learned", "linear baseline"] and len(bands) == 2
-    np.testing.assert_allclose(array(lines[0].y), [5.0, 4.0, 3.0])
+    assert fig.data[:2] == tuple(bands) and len(bands) == 2  # bands under every line
+    # the first run is drawn last (on top of an equal baseline) but listed first in the legend
+    assert [t.name for t in lines] == ["linear baseline", "learned"]
+    assert [t.legendrank for t in lines] == [2, 1]
+    learned, baseline = lines[1], lines[0]
+    assert learned.line.dash == "solid" and baseline.line.dash == "dash"
+    assert learned.marker.symbol != baseline.marker.symbol
+    np.testing.assert_allclose(array(learned.y), [5.0, 4.0, 3.0])
     upper = array(bands[0].y)[:3]
     np.testing.assert_allclose(upper, [5.1, 4.1, 3.1])
+    assert fig.layout.legend.orientation == "h" and fig.layout.legend.y < 0  # below the plot, clear of the title
 
 
 def test_entropy_curve_draws_the_uniform_maximum():
