@@ -13,6 +13,7 @@ import io
 import tempfile
 import time
 import zipfile
+from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,14 +23,16 @@ from core.train import StepEvent, TrainConfig, Trainer
 
 STATES = ("ready", "running", "paused", "stopped", "done")
 MAX_CSV_BYTES = 50 << 20
+PACE_WINDOW_S = 20.0  # the remaining time follows the step rate of about this much recent running time
 
 
 @dataclass
 class Progress:
     step: int
     total: int
-    elapsed: float  # seconds spent training (wall time inside advance / step_once)
-    remaining: float | None  # estimate from the pace so far; None before the first step
+    elapsed: float  # seconds spent inside the trainers (advance / step_once)
+    wall: float  # wall-clock seconds since Start, paused time not counted (page reruns included)
+    remaining: float | None  # wall-clock estimate from the recent step rate; None before it is known
 
     @property
     def fraction(self) -> float:
@@ -40,8 +43,11 @@ class TrainingRun:
     """One run: ``trainer`` (the chosen schedule) and ``baseline`` (linear, same settings) or None."""
 
     def __init__(self, config: TrainConfig, dataset: data.Dataset | None = None, baseline: bool = False,
-                 label: str = "run"):
+                 label: str = "run", clock=time.monotonic):
         self.label = label
+        self._clock = clock  # wall clock for the elapsed and remaining times (tests pass a fake one)
+        self._wall, self._running_since = 0.0, None
+        self._pace: deque[tuple[float, int]] = deque()  # (wall seconds, step) samples while running
         self.trainer = Trainer(config, dataset)
         self.baseline = None
         if baseline and config.schedule != "linear":
@@ -82,26 +88,33 @@ class TrainingRun:
             return [1.0] * self.meta.length
         return [float(v) for v in schedule.exponents.detach().cpu()]
 
+    def wall_elapsed(self) -> float:
+        """Wall-clock seconds spent running since Start: paused time is not counted."""
+        running = self._clock() - self._running_since if self._running_since is not None else 0.0
+        return self._wall + running
+
     def progress(self) -> Progress:
-        step, total = self.trainer.step_count, self.config.steps
-        remaining = self.elapsed / step * (total - step) if step else None
-        return Progress(step, total, self.elapsed, remaining)
+        step, total, wall = self.trainer.step_count, self.config.steps, self.wall_elapsed()
+        rate = self._recent_rate()
+        remaining = 0.0 if step >= total else (total - step) / rate if rate else None
+        return Progress(step, total, self.elapsed, wall, remaining)
 
     # --- controls ---------------------------------------------------------------------------------
     def start(self) -> None:
         if self.state in ("ready", "paused"):
             self.state = "running"
+            self._running_since = self._clock()
 
     resume = start
 
     def pause(self) -> None:
         if self.state == "running":
-            self.state = "paused"
+            self._set_state("paused")
 
     def stop(self) -> None:
         """End the run early; its latest state stays available to view and save."""
         if self.state not in ("done",):
-            self.state = "stopped"
+            self._set_state("stopped")
 
     def advance(self, budget_s: float) -> int:
         """Pull training events for about ``budget_s`` seconds while running; returns steps taken."""
@@ -114,17 +127,19 @@ class TrainingRun:
             if fresh:
                 break
         self.elapsed += time.perf_counter() - start
+        self._pace.append((self.wall_elapsed(), self.trainer.step_count))
         return steps
 
     def step_once(self) -> int:
         """One optimizer step of every trainer (after the step-0 evaluation if it has not happened)."""
         if self.state in ("stopped", "done"):
             return 0
-        start, steps = time.perf_counter(), 0
+        start, wall_start, steps = time.perf_counter(), self._clock(), 0
         for trainer in self.trainers:
             steps += self._pull_until_step(trainer)
-        self._check_done()
         self.elapsed += time.perf_counter() - start
+        self._wall += self._clock() - wall_start  # a paused run's single step counts as running time
+        self._check_done()
         if self.state == "ready":
             self.state = "paused"
         return steps
@@ -171,7 +186,24 @@ class TrainingRun:
 
     def _check_done(self) -> None:
         if len(self._finished) == len(self.trainers):
-            self.state = "done"
+            self._set_state("done")
+
+    def _set_state(self, state: str) -> None:
+        """Leave the running state: bank its wall time and forget the pace (a resumed run measures anew)."""
+        if self._running_since is not None:
+            self._wall += self._clock() - self._running_since
+            self._running_since = None
+        self._pace.clear()
+        self.state = state
+
+    def _recent_rate(self) -> float | None:
+        """Steps per wall-clock second over about the last ``PACE_WINDOW_S`` seconds of running."""
+        while len(self._pace) > 2 and self._pace[-1][0] - self._pace[1][0] >= PACE_WINDOW_S:
+            self._pace.popleft()
+        if len(self._pace) < 2:
+            return None
+        (t0, s0), (t1, s1) = self._pace[0], self._pace[-1]
+        return (s1 - s0) / (t1 - t0) if t1 > t0 and s1 > s0 else None
 
 
 # --- data ---------------------------------------------------------------------------------------------

@@ -235,6 +235,29 @@ def test_runner_trains_both_models_to_the_end_and_zips_a_loadable_checkpoint(tin
     assert checkpoint.schedule_name(ckpt.schedule) == "linear"
 
 
+def test_runner_counts_wall_clock_time_without_pauses_and_estimates_from_the_recent_pace(tiny_dataset):
+    now = [0.0]
+    run = TrainingRun(TrainConfig(steps=500, **TINY), tiny_dataset, clock=lambda: now[0])
+    run.start()
+    for t in (1.0, 3.0, 5.0):  # page reruns between ticks take wall-clock time too
+        now[0] = t
+        run.advance(0.05)
+    p = run.progress()
+    assert p.wall == 5.0 and p.step > 0 and p.elapsed < p.wall
+    rate = p.step / 4.0  # steps between the first tick (step 0, at 1 s) and the last (at 5 s)
+    assert p.remaining == pytest.approx((500 - p.step) / rate)
+    now[0] = 6.0
+    run.pause()
+    now[0] = 100.0  # a long pause is not counted
+    assert run.progress().wall == 6.0 and run.progress().remaining is None
+    run.resume()
+    now[0] = 102.0
+    assert run.progress().wall == 8.0
+    run.stop()
+    now[0] = 200.0
+    assert run.progress().wall == 8.0
+
+
 def test_runner_pause_step_and_stop(tiny_dataset):
     run = TrainingRun(TrainConfig(steps=50, **TINY), tiny_dataset)
     assert run.baseline is None and run.step_once() == 1 and run.state == "paused"
