@@ -41,6 +41,14 @@ DEFAULTS = {"train_mode": MODES[0], "train_task": LIB.task, "train_schedule": LI
             "train_freeze": round(100 * LIB.schedule_delay / LIB.steps), "train_eval_every": 0,
             "train_eval_size": 128, "replay_speed": 2}
 KEPT = ("train_seed", "replay_name")  # other widget values kept across modes and pages
+MODE_CAPTIONS = dict(zip(MODES, (
+    "Pick a task and settings in the sidebar, then Start. Every Start adds a run to this session.",
+    "Play back the snapshots recorded while a shipped checkpoint was trained; nothing is trained here.",
+    "Two runs of this session side by side.")))
+# Streamlit fades the elements of a running script (data-stale="true" on each element container, after
+# half a second); the live views rerun every second, so without this the charts would blink on each tick.
+STEADY_CSS = ('<style>[data-testid="stElementContainer"][data-stale="true"] '
+              "{opacity: 1 !important; transition: none !important;}</style>")
 
 
 # --- presets -------------------------------------------------------------------------------------------
@@ -292,25 +300,26 @@ def save_area(run: TrainingRun) -> None:
 
 
 def views(curves: dict[str, list[dict]], history: list[dict], exponents: list[float], meta: data.DataMeta,
-          key: str) -> None:
-    """The live figures: NELBO curves, rank heatmap, alpha curves, precedence, entropy, exponents, grid."""
+          key: str, total_steps: int | None = None) -> None:
+    """The live figures: NELBO curves, rank heatmap, alpha curves, precedence, entropy, exponents, grid.
+    ``total_steps`` (the run's length) fixes the step axes, so the charts fill in from left to right."""
     names, L = meta.position_names, meta.length
     metric_row(curves, history, L)
     left, right = st.columns(2)
-    left.plotly_chart(figures.nelbo_curves(curves), key=f"{key}_nelbo")
+    left.plotly_chart(figures.nelbo_curves(curves, total_steps), key=f"{key}_nelbo")
     with right:
         colour = st.radio("Heatmap colour", figures.COLOR_MODES, horizontal=True, key=f"{key}_colour",
                           format_func=lambda c: "expected decode step" if c == "rank" else "median masking time",
                           help="Expected decode step from Plackett-Luce (1 = first), or the median masking "
                                "time 0.5^(1/w) (revealed later during generation when smaller).")
-        st.plotly_chart(figures.rank_heatmap(history, names, colour), key=f"{key}_rank")
+        st.plotly_chart(figures.rank_heatmap(history, names, colour, total_steps), key=f"{key}_rank")
     left, right = st.columns(2)
     left.plotly_chart(figures.alpha_curves(exponents, names), key=f"{key}_alpha")
     w = torch.tensor(exponents, dtype=torch.float64)
     right.plotly_chart(figures.precedence_heatmap(precedence_matrix(w).numpy(), names), key=f"{key}_prec")
     left, right = st.columns(2)
     if history:
-        left.plotly_chart(figures.entropy_curve(history, L), key=f"{key}_entropy")
+        left.plotly_chart(figures.entropy_curve(history, L, total_steps), key=f"{key}_entropy")
     right.plotly_chart(figures.exponent_bars(exponents, names), key=f"{key}_bars")
     if meta.shape:
         st.plotly_chart(figures.grid_rank_image(exponents, meta.shape), key=f"{key}_grid")
@@ -322,14 +331,12 @@ def metric_row(curves: dict[str, list[dict]], history: list[dict], L: int) -> No
     last = history[-1]
     cols = st.columns(5)
     cols[0].metric("Step", f"{last['step']:,}")
-    delta = None
-    others = [(label, h) for label, h in curves.items() if h is not history and h]
-    if others:
-        label, other = others[0]
-        delta = f"{last['heldout_nelbo'] - other[-1]['heldout_nelbo']:+.3f} vs {label}"
-    cols[1].metric("Held-out NELBO", f"{last['heldout_nelbo']:.3f}", delta=delta, delta_color="inverse",
+    delta, significant = nelbo_delta(curves, history)
+    cols[1].metric("Held-out NELBO", f"{last['heldout_nelbo']:.3f}", delta=delta,
+                   delta_color="inverse" if significant else "off", delta_arrow="auto" if significant else "off",
                    help=f"Nats per sequence, ± {last.get('heldout_se') or 0:.3f} (standard error); lower is "
-                        "better. The delta compares with the other curve at its latest evaluation.")
+                        "better. The delta compares with the other curve at the same step (green = lower); "
+                        "within one standard error of the difference (both errors combined) it reads ≈ equal.")
     cols[2].metric("Order entropy", f"{100 * last['order_entropy'] / max_order_entropy(L):.0f} %",
                    help=f"{last['order_entropy']:.2f} nats of the uniform maximum log L! = "
                         f"{max_order_entropy(L):.2f}: 100 % = every order equally likely, 0 % = one order.")
@@ -341,11 +348,37 @@ def metric_row(curves: dict[str, list[dict]], history: list[dict], L: int) -> No
                        help="Agreement of the most likely order with the task's reference order.")
 
 
+def nelbo_delta(curves: dict[str, list[dict]], history: list[dict]) -> tuple[str | None, bool]:
+    """The held-out NELBO difference to the other curve at the latest step both have evaluated, and
+    whether it exceeds the standard error of the difference (the two estimates taken as independent)."""
+    others = [(label, h) for label, h in curves.items() if h is not history and h]
+    if not others:
+        return None, False
+    label, other = others[0]
+    theirs = {s["step"]: s for s in other}
+    mine = next((s for s in reversed(history) if s["step"] in theirs), None)
+    if mine is None:
+        return None, False
+    ref = theirs[mine["step"]]
+    diff = mine["heldout_nelbo"] - ref["heldout_nelbo"]
+    se = ((mine.get("heldout_se") or 0.0) ** 2 + (ref.get("heldout_se") or 0.0) ** 2) ** 0.5
+    at = f" at step {mine['step']:,}" if mine is not history[-1] else ""
+    if abs(diff) <= se:
+        return f"≈ equal to {label}{at}", False
+    return f"{diff:+.3f} vs {label}{at}", True
+
+
 def progress_bar(run: TrainingRun) -> None:
     p = run.progress()
-    left = f" · about {p.remaining:.0f} s left" if p.remaining is not None and run.state == "running" else ""
+    left = f" · about {duration(p.remaining)} left" if p.remaining is not None and run.active else ""
     st.progress(p.fraction, text=f"**{run.label}** — {run.state} · step {p.step:,} / {p.total:,} · "
-                                 f"{p.elapsed:.0f} s elapsed{left}")
+                                 f"{duration(p.wall)} since Start (pauses not counted){left}")
+
+
+def duration(seconds: float) -> str:
+    """``42 s`` or ``3 min 05 s``."""
+    seconds = round(seconds)
+    return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60:02d} s"
 
 
 def live() -> None:
@@ -362,7 +395,7 @@ def live() -> None:
     # arrives); a paused or stopped run shows the exponents of its latest step.
     history = run.trainer.history
     exponents = history[-1]["exponents"] if run.active and history else run.exponents()
-    views(run.histories(), history, exponents, run.meta, key="live")
+    views(run.histories(), history, exponents, run.meta, key="live", total_steps=run.config.steps)
 
 
 # --- modes ---------------------------------------------------------------------------------------------------
@@ -383,8 +416,8 @@ def train_mode(autostart: bool) -> None:
 
 def preview(dataset: data.Dataset | None) -> None:
     """Before the first run: the starting point, every position on the linear schedule."""
-    st.info("Choose a task and settings in the sidebar, then press **Start**. Or replay a shipped run to see "
-            "a finished training instantly.")
+    st.info("Nothing trained yet: press **Start**, or choose **Replay a shipped run** under Mode (top of the "
+            "sidebar) to watch a finished training at once.")
     if dataset is None:
         return
     meta = dataset.meta
@@ -449,7 +482,7 @@ def replay_view(name: str, history: list[dict], meta: data.DataMeta, companions:
     shown = history[: index + 1]
     step = shown[-1]["step"]
     curves = {f"{name}": shown, **{k: [s for s in h if s["step"] <= step] for k, h in companions.items()}}
-    views(curves, shown, shown[-1]["exponents"], meta, key="replay")
+    views(curves, shown, shown[-1]["exponents"], meta, key="replay", total_steps=history[-1]["step"])
 
 
 def companion_histories(name: str, ckpt) -> dict[str, list[dict]]:
@@ -479,20 +512,25 @@ def compare_mode() -> None:
     b = right.selectbox("Second run", labels, index=len(labels) - 1, key="compare_b",
                         help="Another run of this session.")
     ra, rb = done[labels.index(a)], done[labels.index(b)]
-    st.plotly_chart(figures.nelbo_curves({a: ra.trainer.history, b: rb.trainer.history}), key="compare_nelbo")
+    total = max(ra.config.steps, rb.config.steps)
+    st.plotly_chart(figures.nelbo_curves({a: ra.trainer.history, b: rb.trainer.history}, total),
+                    key="compare_nelbo")
     for column, r in zip(st.columns(2), (ra, rb)):
-        column.plotly_chart(figures.rank_heatmap(r.trainer.history, r.meta.position_names),
+        column.plotly_chart(figures.rank_heatmap(r.trainer.history, r.meta.position_names, total_steps=total),
                             key=f"compare_rank_{r.label}")
-        column.plotly_chart(figures.entropy_curve(r.trainer.history, r.meta.length),
+        column.plotly_chart(figures.entropy_curve(r.trainer.history, r.meta.length, total),
                             key=f"compare_entropy_{r.label}")
 
 
 def main() -> None:
     autostart = apply_presets()
+    st.html(STEADY_CSS)
     st.title("Train and watch the order emerge")
-    mode = st.radio("Mode", MODES, horizontal=True, key="train_mode", label_visibility="collapsed",
-                    help="Train a model live, replay a shipped training run instantly, or compare two "
-                         "runs of this session.")
+    # In the sidebar, not above the run buttons, whose help tooltips open upwards and would cover it.
+    mode = st.sidebar.radio("Mode", MODES, key="train_mode",
+                            help="Train a model live, replay a shipped training run instantly, or compare two "
+                                 "runs of this session.")
+    st.caption(MODE_CAPTIONS[mode])
     if mode == MODES[0]:
         train_mode(autostart)
     elif mode == MODES[1]:

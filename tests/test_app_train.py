@@ -88,6 +88,12 @@ def test_live_training_grows_the_history_and_draws_the_views():
     run = current(at)
     assert run.state == "running" and run.baseline is not None
     assert run.config.schedule_delay == 0 and run.config.eval_every == 2 and run.config.d_model == 16
+    # step 0: both models start equal, so the NELBO delta reads "equal" without an arrow or a colour
+    metric = next(m.proto for m in at.metric if m.proto.label == "Held-out NELBO")
+    assert metric.delta == "≈ equal to linear baseline"
+    assert metric.direction == metric.NONE and metric.color == metric.GRAY
+    progress = at.get("progress")[0].proto.text
+    assert "since Start (pauses not counted)" in progress and "step 0 / 8" in progress
     sizes = [len(run.trainer.history)]
     for _ in range(3):
         at.run()
@@ -100,6 +106,8 @@ def test_live_training_grows_the_history_and_draws_the_views():
     assert {d["name"] for d in nelbo["data"] if d.get("showlegend") is not False} == {"learned", "linear baseline"}
     assert any(t.startswith("alpha_l(t)") for t in figs) and any(t.startswith("Precedence") for t in figs)
     assert any(t.startswith("Entropy") for t in figs)
+    for spec in (heat, nelbo):  # the step axes span the whole run from the first tick
+        assert spec["layout"]["xaxis"]["range"][1] >= 8
     assert "step" in at.get("progress")[0].proto.text
 
 
@@ -153,6 +161,7 @@ def test_a_bad_csv_shows_an_error_and_a_good_one_can_start():
 
 def test_an_invalid_task_parameter_is_reported_not_raised():
     at = app()
+    assert "train_mode" in [r.key for r in at.sidebar.radio]  # not above the run buttons and their tooltips
     at.number_input(key="train_param_pairs_n").set_value(1).run()
     assert not at.exception and any("n must be" in e.value for e in at.error)
     assert button(at, "Start").disabled
@@ -171,10 +180,10 @@ def test_replay_plays_a_shipped_run_through_the_same_views(shipped):
     at.run()  # the last snapshot (step 5) stops the playback
     assert at.session_state["replay_index"] == 5 and not at.session_state["replay_playing"]
     heat = next(s for t, s in charts(at).items() if t.startswith("Expected decode step of each position"))
-    assert heat["data"][0]["x"] == list(range(6))
+    assert heat["data"][0]["x"] == [k - 0.5 for k in range(7)]  # column edges around steps 0..5
     at.slider(key="replay_index").set_value(1).run()
     heat = next(s for t, s in charts(at).items() if t.startswith("Expected decode step of each position"))
-    assert heat["data"][0]["x"] == [0, 1] and not at.exception
+    assert heat["data"][0]["x"] == [-0.5, 0.5, 1.5] and not at.exception
 
 
 def test_replay_without_shipped_runs_says_so(tmp_path, monkeypatch):
