@@ -52,7 +52,7 @@ def small_settings(at: AppTest, steps: int = 8) -> AppTest:
     at.number_input(key="train_steps").set_value(steps)
     at.select_slider(key="train_d_model").set_value(16)
     at.select_slider(key="train_layers").set_value(1)
-    at.number_input(key="train_param_pairs_n").set_value(4)
+    at.number_input(key="train_param_lookup_n").set_value(4)
     at.select_slider(key="train_batch").set_value(16)
     at.select_slider(key="train_eval_size").set_value(32)
     at.number_input(key="train_eval_every").set_value(2)
@@ -161,8 +161,11 @@ def test_a_bad_csv_shows_an_error_and_a_good_one_can_start():
 
 def test_an_invalid_task_parameter_is_reported_not_raised():
     at = app()
+    # the page's defaults: a short lookup run whose schedule is frozen for its first 30 % of steps
+    assert at.selectbox(key="train_task").value == "lookup" and at.number_input(key="train_steps").value == 600
+    assert at.slider(key="train_freeze").value == 30 and at.select_slider(key="train_d_model").value == 32
     assert "train_mode" in [r.key for r in at.sidebar.radio]  # not above the run buttons and their tooltips
-    at.number_input(key="train_param_pairs_n").set_value(1).run()
+    at.number_input(key="train_param_lookup_n").set_value(1).run()
     assert not at.exception and any("n must be" in e.value for e in at.error)
     assert button(at, "Start").disabled
 
@@ -204,7 +207,7 @@ def test_lesson_preset_autostarts_and_query_params_preset_the_widgets():
     at.run()
     run = current(at)
     assert (run.config.task, run.config.steps, run.config.seed, run.config.schedule) == ("pairs", 3, 5, "linear")
-    assert run.config.schedule_delay == round(3 * TrainConfig().schedule_delay / TrainConfig().steps)
+    assert run.config.schedule_delay == round(3 * 0.3)  # the page freezes the schedule for 30 % of the steps
     assert run.state in ("running", "done") and not at.exception
 
 
