@@ -9,6 +9,7 @@ Notation follows DESIGN.md: ``t = 0`` clean, ``t = 1`` fully masked, position ``
 from __future__ import annotations
 
 import math
+from html import escape
 
 import numpy as np
 import plotly.graph_objects as go
@@ -79,47 +80,86 @@ def _hover(label, names, values, status, step_of, confidence, entropy) -> list[s
     return rows
 
 
-def replay_strip(rows: list[dict], names: list[str], step: int, title: str | None = None) -> go.Figure:
-    """Side-by-side replay for sequences and tables: one row per policy, one column per position.
+def strip_cells(rows: list[dict], names: list[str], step: int) -> list[list[dict]]:
+    """The replay strip as plain data: per policy row, per position ``{"text", "fill", "ink", "tip"}``.
 
-    Each row dict holds ``label``, ``values`` (decoded final values), ``step_of``, ``confidence``
-    (p of each revealed token) and optionally ``entropy``. Cells show the value once revealed.
-    """
-    z, text, hover = [], [], []
+    Each row dict holds ``label``, ``values`` (decoded final values), ``step_of``, ``confidence`` (p of
+    each revealed token) and optionally ``entropy``. Cells show the value once revealed."""
+    out = []
     for row in rows:
         status = replay_status(row["step_of"], step)
-        z.append([status_value(s, c) for s, c in zip(status, row["confidence"])])
-        text.append(["" if s == MASKED else cell_text(v) for s, v in zip(status, row["values"])])
-        hover.append(_hover(row["label"], names, row["values"], status, row["step_of"], row["confidence"],
-                            row.get("entropy")))
-    labels = [row["label"] for row in rows]
-    fig = go.Figure(go.Heatmap(
-        z=z, x=list(range(len(names))), y=labels, text=text, texttemplate="%{text}", customdata=hover,
-        hovertemplate="%{customdata}<extra></extra>", colorscale=STATUS_SCALE, zmin=0, zmax=3,
-        showscale=False, xgap=2, ygap=6, textfont=dict(size=16 if _short(rows) else 11)))
-    for cut in group_boundaries(names):
-        fig.add_vline(x=cut - 0.5, line_width=3, line_color="#111827")
-    fig.update_xaxes(tickmode="array", tickvals=list(range(len(names))), ticktext=names, side="top",
-                     showgrid=False)
-    fig.update_yaxes(autorange="reversed", showgrid=False)
-    _status_legend(fig)
-    height = 90 + 60 * len(rows)
-    return _layout(fig, title or f"After {step} step(s)", height=height)
+        tips = _hover(row["label"], names, row["values"], status, row["step_of"], row["confidence"],
+                      row.get("entropy"))
+        out.append([{"text": "" if s == MASKED else cell_text(v), "fill": status_colour(s, c),
+                     "ink": INK if s == MASKED or status_value(s, c) % 1 < 0.5 else "#ffffff",
+                     "tip": tip.replace("<br>", "\n")}
+                    for s, v, c, tip in zip(status, row["values"], row["confidence"], tips)])
+    return out
+
+
+def status_colour(status: int, confidence: float) -> str:
+    """The cell colour of :data:`STATUS_SCALE` for this status and confidence, as ``#rrggbb``."""
+    value = status_value(status, confidence)
+    band = int(value)
+    if band == MASKED:
+        return MASK_GREY
+    light, dark = STATUS_SCALE[2 * band][1], STATUS_SCALE[2 * band + 1][1]
+    return _mix(light, dark, value - band)
+
+
+def _mix(a: str, b: str, f: float) -> str:
+    ca, cb = ([int(c[k:k + 2], 16) for k in (1, 3, 5)] for c in (a, b))
+    return "#" + "".join(f"{round(x + (y - x) * f):02x}" for x, y in zip(ca, cb))
+
+
+def replay_strip(rows: list[dict], names: list[str], step: int, title: str | None = None) -> str:
+    """Side-by-side replay for sequences and tables as an HTML table: one row per policy, one column per
+    position, a bar between groups of positions (``b | c``), the status legend below.
+
+    HTML, not a chart: moving the step slider redraws it in the browser in milliseconds, where a plotly
+    heatmap takes hundreds. Hovering a cell shows its value, the step that revealed it and the model's
+    confidence."""
+    cuts = set(group_boundaries(names))
+    bar = '<td class="orl-bar"></td>'
+    head = "".join((bar if l in cuts else "") + f"<th>{escape(name)}</th>" for l, name in enumerate(names))
+    body = []
+    for row, cells in zip(rows, strip_cells(rows, names, step)):
+        tds = "".join((bar if l in cuts else "") + f'<td title="{escape(c["tip"])}" style="background:{c["fill"]};'
+                      f'color:{c["ink"]}">{escape(c["text"])}</td>' for l, c in enumerate(cells))
+        body.append(f'<tr><th class="orl-policy">{escape(row["label"])}</th>{tds}</tr>')
+    size = "1.15rem" if _short(rows) else "0.8rem"
+    return (f"<style>{_STRIP_CSS}.orl-strip td {{font-size:{size}}}</style>"
+            f'<div class="orl-strip"><div class="orl-title">{escape(title or f"After {step} step(s)")}</div>'
+            f'<div class="orl-scroll"><table><thead><tr><th></th>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>{_legend_html()}</div>')
+
+
+_STRIP_CSS = f"""
+.orl-strip .orl-title {{font-weight:600; font-size:1rem; margin:0 0 0.3rem}}
+.orl-strip .orl-scroll {{overflow-x:auto}}
+.orl-strip table {{border-collapse:separate; border-spacing:2px 6px; width:100%; border:none; margin:0}}
+.orl-strip th {{font-weight:400; font-size:0.8rem; color:#4b5563; text-align:center; padding:0 2px; border:none}}
+.orl-strip th.orl-policy {{font-size:0.85rem; color:#374151; text-align:right; padding:0 8px 0 0;
+                          white-space:nowrap; width:1%}}
+.orl-strip td {{text-align:center; vertical-align:middle; height:2.6rem; min-width:2.2rem; padding:0 3px;
+               border:none; border-radius:3px; font-variant-numeric:tabular-nums; white-space:nowrap}}
+.orl-strip td.orl-bar {{width:3px; min-width:3px; padding:0; border-radius:0; background:{INK}}}
+.orl-strip .orl-legend {{font-size:0.8rem; color:#4b5563; margin-top:0.2rem}}
+.orl-strip .orl-swatch {{display:inline-block; width:0.9rem; height:0.9rem; border-radius:2px;
+                        margin:0 0.3rem -0.1rem 0.9rem}}
+"""
+
+
+def _legend_html() -> str:
+    items = "".join(f'<span class="orl-swatch" style="background:{colour}"></span>{name}' for name, colour in
+                    [("masked", MASK_GREY), ("just revealed", JUST_ORANGE), ("revealed earlier", EARLIER_BLUE)])
+    return (f'<div class="orl-legend">{items}<span style="margin-left:1.2rem">darker = model more sure of '
+            f"the token</span></div>")
 
 
 def _short(rows: list[dict]) -> bool:
     """True when every value is at most 3 characters (digits, bits, letters): large cell text."""
     return all(len(cell_text(v)) <= 3 for row in rows for v in row["values"])
-
-
-def _status_legend(fig: go.Figure) -> None:
-    """Legend entries for the three statuses (dummy traces; the heatmap has no legend of its own)."""
-    for name, colour in [("masked", MASK_GREY), ("just revealed", JUST_ORANGE),
-                         ("revealed earlier", EARLIER_BLUE)]:
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name, hoverinfo="skip",
-                                 marker=dict(symbol="square", size=14, color=colour)))
-    fig.update_layout(showlegend=True, legend=dict(orientation="h", yanchor="top", y=-0.02, x=0,
-                                                   title_text="darker = model more sure of the token:"))
 
 
 def replay_images(rows: list[dict], shape, step: int, num_categories: int,
@@ -237,15 +277,23 @@ def line_labels_in_margin(fig: go.Figure, margin: int = 80) -> go.Figure:
     return fig
 
 
-def policy_nll_bars(labels: list[str], nll, lo, hi) -> go.Figure:
-    """Order NLL per policy with its 95% interval (lower is better)."""
+def policy_nll_points(labels: list[str], nll, lo, hi) -> go.Figure:
+    """Order NLL per policy as a dot with its 95% interval as a horizontal bar (lower is better).
+
+    The axis spans the intervals, not 0 to the largest value: policies 0.001 nats apart and intervals of
+    a few hundredths stay distinguishable."""
     nll, lo, hi = (np.asarray(v, float) for v in (nll, lo, hi))
-    fig = go.Figure(go.Bar(
-        x=labels, y=nll, error_y=dict(type="data", array=hi - nll, arrayminus=nll - lo),
-        marker_color=[_colour(i) for i in range(len(labels))],
-        hovertemplate="%{x}: %{y:.3f} nats<extra></extra>"))
-    return _layout(fig, "Held-out order NLL with 95% interval (lower is better)", y="nats per sequence",
-                   height=300)
+    fig = go.Figure(go.Scatter(
+        x=nll, y=labels, mode="markers", marker=dict(size=13, color=[_colour(i) for i in range(len(labels))]),
+        error_x=dict(type="data", array=hi - nll, arrayminus=nll - lo, thickness=2, width=7, color="#374151"),
+        customdata=np.stack([lo, hi], axis=-1),
+        hovertemplate="%{y}: %{x:.3f} nats<br>95% interval %{customdata[0]:.3f} – %{customdata[1]:.3f}"
+                      "<extra></extra>"))
+    pad = 0.12 * max(float(hi.max() - lo.min()), 1e-3)
+    fig.update_xaxes(range=[float(lo.min()) - pad, float(hi.max()) + pad], zeroline=False)
+    fig.update_yaxes(type="category", autorange="reversed")
+    return _layout(fig, "Order NLL with 95% interval", x="nats per sequence (lower is better)",
+                   height=max(220, 110 + 45 * len(labels)))
 
 
 # --- the lesson ------------------------------------------------------------------------------------

@@ -51,14 +51,30 @@ def test_group_boundaries_follow_name_prefixes():
 
 
 def test_replay_strip_shows_revealed_values_only():
-    fig = fo.replay_strip(strip_rows(), NAMES, step=2)
-    heat = fig.data[0]
-    assert list(heat.y) == ["learned", "random"]
-    assert [list(r) for r in heat.text] == [["0", "1", "", ""], ["", "", "1", "0"]]
-    z = np.array(heat.z)
-    assert 2 <= z[0, 1] <= 3 and 1 <= z[0, 0] < 2 and z[0, 2] < 1  # just / earlier / masked
-    assert [t.name for t in fig.data[1:]] == ["masked", "just revealed", "revealed earlier"]
-    assert any(shape.type == "line" for shape in fig.layout.shapes)  # the b | c separator
+    cells = fo.strip_cells(strip_rows(), NAMES, step=2)
+    assert [[c["text"] for c in row] for row in cells] == [["0", "1", "", ""], ["", "", "1", "0"]]
+    learned = cells[0]
+    assert learned[2]["fill"] == fo.MASK_GREY and "c1: masked" in learned[2]["tip"]
+    assert learned[1]["fill"] == fo.status_colour(fo.JUST, 0.8)  # just revealed: orange band
+    assert learned[0]["fill"] == fo.status_colour(fo.EARLIER, 0.9)  # earlier: blue band
+    html = fo.replay_strip(strip_rows(), NAMES, step=2)
+    assert '<div class="orl-title">After 2 step(s)</div>' in html
+    assert html.count('<th class="orl-policy">') == 2
+    assert html.count('class="orl-bar"') == 3  # the b | c separator in the header and both rows
+    assert "masked" in html and "just revealed" in html and "revealed earlier" in html  # the legend
+
+
+def test_status_colour_follows_the_status_scale():
+    assert fo.status_colour(fo.MASKED, 0.9) == fo.MASK_GREY
+    assert fo.status_colour(fo.EARLIER, 0.0) == "#dbeafe" and fo.status_colour(fo.JUST, 0.0) == "#fed7aa"
+    assert fo.status_colour(fo.EARLIER, 1.0) == "#1d4ed8"  # clipped at 0.999: the darkest blue
+    assert fo.status_colour(fo.JUST, 1.0) == fo.JUST_ORANGE
+
+
+def test_replay_strip_escapes_table_values():
+    rows = [{"label": "learned", "values": ["<b>", "a&b"], "step_of": [0, 1], "confidence": [0.5, 0.5]}]
+    html = fo.replay_strip(rows, ["x", "y"], step=2)
+    assert "&lt;b&gt;" in html and "a&amp;b" in html and "<b>" not in html
 
 
 def test_replay_images_one_picture_per_policy_with_outline():
@@ -126,7 +142,11 @@ def test_line_labels_in_margin_puts_the_mean_label_next_to_its_line():
     assert fig.layout.margin.r >= 60
 
 
-def test_policy_bars():
-    fig = fo.policy_nll_bars(["learned", "random"], [5.0, 6.0], [4.8, 5.7], [5.2, 6.3])
-    assert list(fig.data[0].error_y.array) == pytest.approx([0.2, 0.3])
-    assert list(fig.data[0].error_y.arrayminus) == pytest.approx([0.2, 0.3])
+def test_policy_points_show_intervals_on_a_zoomed_axis():
+    fig = fo.policy_nll_points(["learned", "random"], [11.099, 11.100], [11.089, 11.088], [11.110, 11.110])
+    dots = fig.data[0]
+    assert list(dots.y) == ["learned", "random"] and dots.mode == "markers"
+    assert list(dots.error_x.array) == pytest.approx([0.011, 0.010])
+    assert list(dots.error_x.arrayminus) == pytest.approx([0.010, 0.012])
+    lo, hi = fig.layout.xaxis.range
+    assert 11.0 < lo < 11.088 and 11.110 < hi < 11.2  # zoomed to the intervals, not from 0
