@@ -3,7 +3,8 @@
 A model (shipped, this session's training run, or an upload) is decoded once per request with each policy
 (learned, random, left_to_right, reference, confidence); the trajectories are kept in
 ``st.session_state["compare_cache"]`` keyed by (model, policies, seed, interventions), so scrubbing or
-playing the replay never calls the model. "Reveal this position next" continues every policy from the
+playing the replay never calls the model; the replay is one ``st.fragment``, so moving its slider reruns
+only the replay (an HTML strip, quick to redraw), not the rest of the page. "Reveal this position next" continues every policy from the
 current step with that position forced next (``core.sample.continue_from``). Below the replay, each
 policy's held-out order NLL with its 95% interval and the validity of its samples
 (``core.quality.compare_policies``), also computed once per key.
@@ -38,6 +39,7 @@ KEPT_PREFIXES = ()
 MAX_HELDOUT, N_SCORE_SAMPLES, N_ORDERS = 256, 256, 2
 HELDOUT_BUDGET = 8192  # held-out rows x positions scored per policy, so long sequences stay quick
 AUTO_SCORE_MAX_LENGTH = 32  # longer sequences are scored on request (a few seconds per policy)
+NEAR_EQUAL = 1.1  # largest / smallest exponent below this: every P(i before j) within 0.5 +- 0.025
 
 
 @dataclass
@@ -212,12 +214,16 @@ def replay_rows(model: Model, trajs: dict) -> list[dict]:
     return rows
 
 
-def replay_figure(model: Model, rows: list[dict], step: int):
+def show_replay(model: Model, rows: list[dict], step: int) -> None:
+    """The side-by-side views after ``step`` steps: an HTML strip (sequences, tables) or pictures (images)."""
     meta = model.meta
-    if meta.shape is not None:
-        shade = st.session_state.get("compare_shade", "value")
-        return fo.replay_images(rows, meta.shape, step, meta.vocab_size, shade=shade)
-    return fo.replay_strip(rows, meta.position_names, step)
+    with st.container(key="compare_replay"):
+        if meta.shape is not None:
+            shade = st.session_state.get("compare_shade", "value")
+            st.plotly_chart(fo.replay_images(rows, meta.shape, step, meta.vocab_size, shade=shade),
+                            width="stretch", key="compare_replay_images")
+        else:
+            st.html(fo.replay_strip(rows, meta.position_names, step))
 
 
 def step_notes(model: Model, trajs: dict, step: int) -> list[str]:
@@ -254,10 +260,13 @@ def toggle_play(last: int) -> None:
 
 
 def replay(model: Model, policies: list[str], seed: int, trajs: dict) -> None:
-    """Step slider, play / pause and speed; the figure; the intervention control. Reads only the cache."""
+    """The replay as one fragment: play / pause, speed, step slider, the side-by-side views, the step notes
+    and the intervention control. Moving the slider reruns only this fragment (not the score table or the
+    model loading) and reads only the cached trajectories; while playing, the fragment ticks by itself."""
     last = max(t.num_steps for t in trajs.values())
     playing = st.session_state.get("compare_playing", False)
     speed = st.session_state.get("compare_speed", 2)
+    rows, hint = replay_rows(model, trajs), same_decoding_hint(model, trajs)
 
     @st.fragment(run_every=1.0 / speed if playing else None)
     def view() -> None:
@@ -269,25 +278,51 @@ def replay(model: Model, policies: list[str], seed: int, trajs: dict) -> None:
                 st.session_state["compare_playing"] = False
                 st.rerun(scope="app")  # stop the timer
         st.session_state["compare_step"] = min(st.session_state.get("compare_step", 0), last)
+        c1, c2, c3 = st.columns([1, 2, 2])
+        if c1.button("❚❚ Pause" if playing else "▶ Play", key="compare_play",
+                     help="Play the decoding step by step; pause to look closely."):
+            toggle_play(last)
+            st.rerun(scope="app")  # the fragment's timer starts or stops with a full run
+        c2.select_slider("Speed (steps per second)", SPEEDS, value=2, key="compare_speed",
+                         help="How fast the replay advances while playing.")
+        if playing and st.session_state["compare_speed"] != speed:
+            st.rerun(scope="app")  # a new tick interval
+        if model.meta.shape is not None:
+            c3.radio("Shade pixels by", ("value", "confidence"), horizontal=True, key="compare_shade",
+                     help="value: grey level of each revealed pixel (just revealed: orange outline); "
+                          "confidence: orange = just revealed, blue = earlier, darker = the model was surer "
+                          "of that pixel.")
         step = st.slider("Decoding step", 0, last, key="compare_step",
                          help="Scrub through the decoding: how the sequence looks after this many steps. "
                               "Replaying never runs the model again.")
-        st.plotly_chart(replay_figure(model, replay_rows(model, trajs), step), width="stretch",
-                        key="compare_replay")
+        show_replay(model, rows, step)
+        if hint:
+            st.caption(hint)
         for note in step_notes(model, trajs, step):
             st.markdown(note)
         intervention(model, policies, seed, trajs, step)
 
-    c1, c2, c3 = st.columns([1, 2, 2])
-    c1.button("❚❚ Pause" if playing else "▶ Play", key="compare_play", on_click=toggle_play, args=(last,),
-              help="Play the decoding step by step; pause to look closely.")
-    c2.select_slider("Speed (steps per second)", SPEEDS, value=2, key="compare_speed",
-                     help="How fast the replay advances while playing.")
-    if model.meta.shape is not None:
-        c3.radio("Shade pixels by", ("value", "confidence"), horizontal=True, key="compare_shade",
-                 help="value: grey level of each revealed pixel (just revealed: orange outline); confidence: "
-                      "orange = just revealed, blue = earlier, darker = the model was surer of that pixel.")
     view()
+
+
+def same_decoding_hint(model: Model, trajs: dict) -> str | None:
+    """A short explanation when two policies decoded this sample identically (same order, same tokens)."""
+    pairs = [(a, b) for i, a in enumerate(trajs) for b in list(trajs)[i + 1:]
+             if torch.equal(trajs[a].step_of, trajs[b].step_of) and torch.equal(trajs[a].tokens, trajs[b].tokens)]
+    if not pairs:
+        return None
+    a, b = pairs[0]
+    why = "they pick the same positions at every step"
+    if {a, b} == {"learned", "random"}:
+        w, per_position = page_inspect.scores_of(model.schedule, model.meta.length)
+        if float(w.max() / w.min()) < NEAR_EQUAL:
+            cause = ("the learned exponents are about equal (the model is barely trained)" if per_position else
+                     "this model's schedule is shared by every position")
+            why = (f"{cause}, so the learned order is uniform, like random, and with the same seed it draws the "
+                   "same orders")
+    elif {a, b} == {"left_to_right", "reference"}:
+        why = "this task's reference order is left to right"
+    return f"**{a}** and **{b}** give identical rows: {why}."
 
 
 def intervention(model: Model, policies: list[str], seed: int, trajs: dict, step: int) -> None:
@@ -372,9 +407,9 @@ def show_scores(model: Model, policies: list[str], seed: int) -> None:
         left.caption("This task has no validity rule, so there is no validity column.")
     left.caption(f"Order NLL on up to {heldout_rows(model.meta.length)} held-out sequences ({N_ORDERS} orders "
                  f"each for random policies); validity over {N_SCORE_SAMPLES} samples per policy, seed {seed}.")
-    right.plotly_chart(fo.policy_nll_bars(table["policy"].tolist(), table["order NLL (nats)"],
-                                          table["95% low"], table["95% high"]), width="stretch",
-                       key="compare_bars")
+    right.plotly_chart(fo.policy_nll_points(table["policy"].tolist(), table["order NLL (nats)"],
+                                            table["95% low"], table["95% high"]), width="stretch",
+                       key="compare_points")
 
 
 def draw() -> None:

@@ -3,7 +3,7 @@
 ``run_every`` fragments do not fire under AppTest, so each ``at.run()`` while playing stands for one tick.
 """
 
-import json
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -54,15 +54,21 @@ def page(shipped, monkeypatch) -> AppTest:
     return AppTest.from_file(PAGE, default_timeout=60).run()
 
 
-def replay_spec(at: AppTest) -> dict:
-    return json.loads(at.get("plotly_chart")[0].proto.spec)
+def replay_strip(at: AppTest) -> dict:
+    """The replay strip's title, policy labels and cell texts, read from its HTML."""
+    body = at.get("html")[0].proto.body
+    labels = re.findall(r'<th class="orl-policy">([^<]*)</th>', body)
+    rows = body.split('<th class="orl-policy">')[1:]
+    cells = [re.findall(r'<td title="[^"]*" style="[^"]*">([^<]*)</td>', row) for row in rows]
+    title = re.search(r'<div class="orl-title">([^<]*)</div>', body).group(1)
+    return {"title": title, "labels": labels, "cells": cells}
 
 
 def test_default_comparison_shows_replay_and_one_score_row_per_policy(page):
     assert not page.exception
     assert page.selectbox(key="compare_model").value == "shipped: tiny-pairs"
     policies = page.multiselect(key="compare_policies").value
-    assert replay_spec(page)["data"][0]["y"] == policies
+    assert replay_strip(page)["labels"] == policies
     table = page.dataframe[0].value
     assert list(table["policy"]) == policies
     assert (table["95% low"] <= table["order NLL (nats)"]).all()
@@ -76,9 +82,9 @@ def test_scrubbing_and_playing_never_call_the_model(page, calls):
     before = calls[0]
     for step in (3, 8, 0, 5):
         page.slider(key="compare_step").set_value(step).run()
-        assert replay_spec(page)["layout"]["title"]["text"] == f"After {step} step(s)"
-        text = replay_spec(page)["data"][0]["text"]
-        assert sum(cell != "" for row in text for cell in row) == step * len(text)
+        strip = replay_strip(page)
+        assert strip["title"] == f"After {step} step(s)"
+        assert sum(cell != "" for row in strip["cells"] for cell in row) == step * len(strip["cells"])
     page.button(key="compare_play").click().run()  # play: one step per tick
     page.run()
     assert page.slider(key="compare_step").value == 7
@@ -91,7 +97,7 @@ def test_switching_policies_decodes_once_per_request(page, calls):
     page.run()
     assert not page.exception
     assert list(page.dataframe[0].value["policy"]) == ["learned", "confidence", "reference", "left_to_right"]
-    assert replay_spec(page)["data"][0]["y"] == ["learned", "confidence", "reference", "left_to_right"]
+    assert replay_strip(page)["labels"] == ["learned", "confidence", "reference", "left_to_right"]
     after = calls[0]
     page.slider(key="compare_step").set_value(4).run()
     page.multiselect(key="compare_policies").set_value(["random", "learned"]).run()
@@ -155,6 +161,16 @@ def test_uploaded_model_and_a_bad_upload(page, shipped):
 def test_long_sequences_are_scored_on_request(page, calls):
     page.selectbox(key="compare_model").set_value("shipped: tiny-pairs-long").run()
     assert not page.exception and not page.dataframe
-    assert replay_spec(page)["data"][0]["x"] == list(range(34))
+    assert [len(row) for row in replay_strip(page)["cells"]] == [34] * len(page.multiselect(key="compare_policies").value)
     page.button(key="compare_score").click().run()
     assert list(page.dataframe[0].value["policy"]) == page.multiselect(key="compare_policies").value
+
+
+def test_identical_rows_are_explained(page):
+    """A barely trained model has equal exponents: learned decodes like random, and the page says why."""
+    cached = next(iter(page.session_state["compare_cache"].values()))
+    assert (cached["learned"].step_of == cached["random"].step_of).all()
+    hints = [c.value for c in page.caption if "identical rows" in c.value]
+    assert hints and hints[0].startswith("**learned** and **random**") and "uniform, like random" in hints[0]
+    page.multiselect(key="compare_policies").set_value(["left_to_right", "reference"]).run()
+    assert any("reference order is left to right" in c.value for c in page.caption)
