@@ -355,7 +355,7 @@ def metric_row(curves: dict[str, list[dict]], history: list[dict], L: int) -> No
         cols[3].metric("Group precedence", f"{last['group_precedence']:.2f}",
                        help="Mean P(earlier reference group before later group); 0.5 = no preference.")
     if "kendall_tau" in last:
-        cols[4].metric("Kendall tau vs reference", f"{last['kendall_tau']:+.2f}",
+        cols[4].metric("Kendall tau vs reference", f"{round(last['kendall_tau'], 2) + 0.0:+.2f}",  # no "-0.00"
                        help="Agreement of the most likely order with the task's reference order.")
 
 
