@@ -276,7 +276,7 @@ def test_inspect_page_opens_the_downloaded_checkpoint(page, saved):
     assert all(f.is_file() for f in files), "needs the checkpoint downloaded by the Train page test"
     rerun(page, page.locator(".st-key-inspect_source").get_by_text("Upload", exact=True).click)
     page.locator(".st-key-inspect_upload input[type=file]").set_input_files(files)
-    page.get_by_role("heading", name=re.compile(r"^pairs · 16 positions · schedule learned")).wait_for()
+    page.get_by_role("heading", name=re.compile(r"^(pairs|lookup) · 16 positions · schedule learned")).wait_for()
     page.locator(".st-key-inspect_alpha .main-svg").first.wait_for()
     wait_idle(page)
     assert_no_exception(page, "Inspect page with the uploaded checkpoint")
