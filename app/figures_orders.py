@@ -28,6 +28,7 @@ STATUS_SCALE = [
 IMAGE_MASK = "#93c5fd"  # masked pixels in the image replay (pixels themselves are grey)
 IMAGE_SCALE = [[0.0, IMAGE_MASK], [0.25 - 1e-6, IMAGE_MASK], [0.25, "#ffffff"], [1.0, "#000000"]]
 INK = "#111827"  # text and lines that must stay readable on any background
+CLEAN_GREEN, FUTURE = "#16a34a", "#f3f4f6"  # forward masking: clean so far; not reached yet
 MAX_CELL_TEXT = 8
 HEIGHT = 340
 
@@ -302,8 +303,10 @@ def policy_nll_points(labels: list[str], nll, lo, hi) -> go.Figure:
 def forward_masking_animation(tau, names: list[str], tokens: list[str] | None = None,
                               frames: int = 21) -> go.Figure:
     """Forward masking over time for fixed masking times ``tau``: position ``l`` is masked once
-    ``t >= tau_l``. Bars show each position's clean period [0, tau_l) and masked period [tau_l, 1];
-    the row of cells on top shows the sequence at the current ``t`` (play button and slider)."""
+    ``t >= tau_l``. Each position's bar fills up to the current ``t`` (the "now" line): green while it is
+    still clean, grey from its masking time on; above the line lies the future (pale), where a black tick
+    marks ``tau_l``. At ``t = 0`` nothing is masked yet, exactly like the row of cells on top, which shows
+    the sequence at ``t``. Play button and slider run ``t`` from 0 to 1."""
     tau = np.asarray(tau, float)
     tokens = tokens or ["x"] * len(tau)
     times = np.linspace(0.0, 1.0, frames)
@@ -311,46 +314,63 @@ def forward_masking_animation(tau, names: list[str], tokens: list[str] | None = 
     # every frame carries all traces and redraws: partial frames made plotly drop the bars
     fig.frames = [go.Frame(data=_masking_frame(tau, names, tokens, t), name=f"{t:.3f}") for t in times]
     fig.update_layout(barmode="overlay", sliders=[_time_slider(times)], updatemenus=[_play_buttons()])
+    span = [-0.5, len(names) - 0.5 + LABEL_ROOM]  # room right of the bars for the "t = ..." label
+    fig.update_xaxes(type="category", range=span)
+    fig.update_layout(xaxis2=dict(overlaying="x", range=span, visible=False, fixedrange=True))
     fig.update_yaxes(range=[0, 1.22], tickvals=[0, 0.25, 0.5, 0.75, 1.0])
-    fig.update_xaxes(type="category")
     fig = _layout(fig, "Forward masking: each position is masked at its own time tau_l",
-                  y="time t (0 = clean, 1 = all masked)", height=480,
+                  y="time t (0 = clean, 1 = all masked)", height=500,
                   legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, xanchor="left"))
-    return fig.update_layout(margin=dict(t=90))
+    return fig.update_layout(margin=dict(t=90, b=10))
+
+
+LABEL_ROOM = 0.8  # category widths kept free right of the last bar
 
 
 def _masking_frame(tau, names, tokens, t: float) -> list:
-    """The picture at time ``t``: clean / masked periods, the "now" line and the sequence at ``t``."""
+    """The picture at time ``t``: history up to ``t`` (clean / masked), the future, the masking times,
+    the "now" line with its label (on a hidden numeric axis, so the label sits right of the bars) and
+    the sequence at ``t``."""
     masked = tau <= t
-    clean_bar = go.Bar(x=names, y=tau, name="clean (t < tau_l)", marker_color="#16a34a",
+    L = len(names)
+    clean = go.Bar(x=names, y=np.minimum(tau, t), name="clean (t < tau_l)", marker_color=CLEAN_GREEN,
+                   hoverinfo="skip")
+    gone = go.Bar(x=names, y=np.maximum(t - tau, 0.0), base=np.minimum(tau, t), name="masked (t >= tau_l)",
+                  marker_color=MASK_GREY, hoverinfo="skip")
+    future = go.Bar(x=names, y=[1.0 - t] * L, base=[t] * L, name="not reached yet", showlegend=False,
+                    marker=dict(color=FUTURE, line=dict(color="#e5e7eb", width=1)), hoverinfo="skip")
+    marks = go.Scatter(x=names, y=tau, mode="markers", name="masking time tau_l",
+                       marker=dict(symbol="line-ew", size=34, line=dict(color=INK, width=3)),
                        hovertemplate="%{x}: masked at tau = %{y:.3f}<extra></extra>")
-    masked_bar = go.Bar(x=names, y=1 - tau, base=tau, name="masked (t >= tau_l)", marker_color=MASK_GREY,
-                        hoverinfo="skip")
-    line = go.Scatter(x=[names[0], names[-1]], y=[t, t], mode="lines+text", name="now",
-                      text=["", f"t = {t:.2f}"], textposition="top left", textfont=dict(size=14),
-                      line=dict(color="#111827", width=3, dash="dot"), hoverinfo="skip")
+    now = go.Scatter(x=[-0.5, L - 0.5], y=[t, t], xaxis="x2", mode="lines", name="now",
+                     line=dict(color=INK, width=2, dash="dot"), hoverinfo="skip")
+    label = go.Scatter(x=[L - 0.5], y=[t], xaxis="x2", mode="text", text=[f"t = {t:.2f}"],
+                       textposition="top right", textfont=dict(size=14, color=INK), showlegend=False,
+                       hoverinfo="skip", cliponaxis=False)
     cells = go.Scatter(
-        x=names, y=[1.12] * len(names), mode="markers+text", showlegend=False, hoverinfo="skip",
+        x=names, y=[1.12] * L, mode="markers+text", showlegend=False, hoverinfo="skip",
         text=["M" if m else tok for m, tok in zip(masked, tokens)], textfont=dict(size=15, color="white"),
-        marker=dict(symbol="square", size=30, color=[MASK_GREY if m else "#16a34a" for m in masked]))
-    return [clean_bar, masked_bar, line, cells]
+        marker=dict(symbol="square", size=30, color=[MASK_GREY if m else CLEAN_GREEN for m in masked]))
+    return [clean, gone, future, marks, now, label, cells]
 
 
 def _time_slider(times) -> dict:
     steps = [dict(method="animate", label=f"{t:.2f}" if i % 5 == 0 else "",
                   args=[[f"{t:.3f}"], dict(mode="immediate", frame=dict(duration=0, redraw=True),
                                            transition=dict(duration=0))]) for i, t in enumerate(times)]
-    return dict(active=0, steps=steps, currentvalue=dict(visible=False), pad=dict(t=30), x=0.3, len=0.7)
+    return dict(active=0, steps=steps, currentvalue=dict(visible=False), x=0.33, len=0.67, xanchor="left",
+                y=0, yanchor="top", pad=dict(t=36, r=10))
 
 
 def _play_buttons() -> dict:
+    """Play / pause on the slider's row, left of its track (the slider starts at x = 0.33)."""
     play = dict(label="▶ play", method="animate",
                 args=[None, dict(frame=dict(duration=150, redraw=True), fromcurrent=True,
                                  transition=dict(duration=0))])
     pause = dict(label="❚❚ pause", method="animate",
                  args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=True))])
-    return dict(type="buttons", direction="left", buttons=[play, pause], x=0.0, y=-0.06, xanchor="left",
-                yanchor="top", showactive=False, pad=dict(t=30))
+    return dict(type="buttons", direction="left", buttons=[play, pause], x=0.0, xanchor="left", y=0,
+                yanchor="top", showactive=False, pad=dict(t=36))
 
 
 def times_to_order(tau, names: list[str]) -> go.Figure:

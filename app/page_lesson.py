@@ -30,6 +30,7 @@ CHAIN = (100.0, 10.0, 1.0, 0.1, 0.01)  # left_to_right preset: ratio 10 between 
 N_ORDER_DRAWS = 20000
 N_MC = 20000
 TRAIN_STEPS = 300
+TITLE = "Lesson: how masked diffusion learns an order"  # one line at 1400 px
 KEPT = ("lesson_task", "lesson_seed", "lesson_policy", "lesson_presenter", "lesson_step")
 SAVED = "lesson_saved_settings"
 KEPT_PREFIXES = ("lesson_w_",)
@@ -209,9 +210,10 @@ def chart(box, fig, key: str) -> None:
 
 
 def step_forward(meta, x, w, tau) -> None:
-    st.markdown("Each position **l** is masked at its own random time **tau_l**, with "
+    st.markdown("Each position **l** is masked at its own random time **tau_l** (the black tick), with "
                 "P(tau_l ≤ t) = 1 − alpha_l(t) = t^w_l. Press ▶ to run time forward from clean data "
-                "(t = 0) to all masked (t = 1). Move a slider and watch that position's time move.")
+                "(t = 0) to all masked (t = 1): each bar fills up to now, green while its position is still "
+                "clean, grey once it is masked. Move a w slider and watch that position's tick move.")
     tokens = [fo.cell_text(v) for v in data.decode_samples(meta, x)[0]]
     left, right = st.columns([3, 2])
     chart(left, fo.forward_masking_animation(tau.tolist(), meta.position_names, tokens), "lesson_forward")
@@ -308,7 +310,7 @@ def step_train(task: str, seed: int, policy: str) -> None:
 def draw() -> None:
     restore_settings()
     read_url()
-    st.title("Lesson: how a masked diffusion model learns an order")
+    st.title(TITLE)
     task, seed, policy, presenter = settings()
     meta, x = example(task, seed)
     w = exponent_sliders(meta, policy, presenter)

@@ -99,14 +99,39 @@ def test_rank_spread_sorts_positions_and_draws_spread():
         fo.rank_spread([1.0, 2.0], [0.1], ["a", "b"])
 
 
+def traces(frame_or_fig) -> dict:
+    return {t.name: t for t in frame_or_fig.data if t.name}
+
+
 def test_forward_masking_animation_masks_positions_after_their_time():
     tau = [0.2, 0.7, 0.5]
     fig = fo.forward_masking_animation(tau, ["p0", "p1", "p2"], ["1", "0", "1"], frames=11)
     assert len(fig.frames) == 11
-    cells = fig.frames[6].data[3]  # t = 0.6
+    cells = fig.frames[6].data[-1]  # t = 0.6
     assert list(cells.text) == ["M", "0", "M"]
-    assert list(fig.frames[0].data[3].text) == ["1", "0", "1"]
-    assert list(fig.data[0].y) == tau
+    assert list(fig.frames[0].data[-1].text) == ["1", "0", "1"]
+    assert list(traces(fig)["masking time tau_l"].y) == tau
+    later = traces(fig.frames[6])
+    assert list(later["clean (t < tau_l)"].y) == pytest.approx([0.2, 0.6, 0.5])
+    assert list(later["masked (t >= tau_l)"].y) == pytest.approx([0.4, 0.0, 0.1])
+
+
+def test_forward_masking_at_time_zero_shows_nothing_masked():
+    """At t = 0 every position is clean: no grey anywhere, even for tiny masking times."""
+    fig = fo.forward_masking_animation([0.01, 0.9], ["c1", "b1"], ["1", "0"], frames=5)
+    for start in (fig, fig.frames[0]):
+        named = traces(start)
+        assert list(named["masked (t >= tau_l)"].y) == [0.0, 0.0]
+        assert list(start.data[-1].marker.color) == [fo.CLEAN_GREEN, fo.CLEAN_GREEN]
+
+
+def test_forward_masking_label_and_controls_stay_clear_of_the_bars():
+    fig = fo.forward_masking_animation([0.3, 0.6], ["b1", "c1"], frames=5)
+    label = next(t for t in fig.data if t.type == "scatter" and t.mode == "text")
+    assert label.xaxis == "x2" and label.x[0] >= 2 - 0.5  # right of the last bar (index 1, half width 0.4)
+    assert fig.layout.xaxis.range[1] > label.x[0]
+    (buttons,), (slider,) = fig.layout.updatemenus, fig.layout.sliders
+    assert buttons.y == slider.y and buttons.x < slider.x  # one row: buttons left of the track
 
 
 def test_times_to_order_labels_largest_time_first():
