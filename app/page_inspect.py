@@ -223,7 +223,7 @@ def show_summary(label: str, ckpt: checkpoint.Checkpoint, stats: dict) -> None:
     st.subheader(f"{meta.name} · {meta.length} positions · schedule {schedule}")
     st.caption(f"{label} · {sum(p.numel() for p in ckpt.model.parameters()):,} parameters"
                + (f" · trained {ckpt.metrics.get('steps')} steps" if ckpt.metrics else ""))
-    cols = st.columns(4)
+    cols = st.columns([2, 2, 3.3, 2])  # room for the long tau label
     cols[0].metric("order entropy", f"{stats['entropy']:.2f} nats",
                    help="Entropy of the decoding-order distribution; the uniform maximum is log L!.")
     cols[1].metric("uniform maximum log L!", f"{stats['max_entropy']:.2f} nats",
