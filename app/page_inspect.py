@@ -29,6 +29,7 @@ from core.orders import (
     precedence_matrix,
     rank_std,
 )
+from core.schedules import LearnedPolynomialSchedule
 
 SOURCES = ("Shipped", "Upload", "Hugging Face Hub")
 HUB_TIMEOUT_S = 30.0
@@ -237,8 +238,10 @@ def show_summary(label: str, ckpt: checkpoint.Checkpoint, stats: dict) -> None:
                    help="Mean P(i before j) over pairs with i in an earlier reference group than j "
                         "(0.5 = random, 1 = groups always in the reference order).")
     if not stats["learned"]:
-        st.info("This schedule is shared by every position, so every decoding order is equally likely: "
-                "there is no most likely order.")
+        why = ("Its exponents are all equal (they have not moved from their start yet)"
+               if isinstance(ckpt.schedule, LearnedPolynomialSchedule) else
+               "This schedule is shared by every position")
+        st.info(f"{why}, so every decoding order is equally likely: there is no most likely order.")
     elif stats["near_uniform"]:
         st.info("**Most likely order:** not meaningful here. The order entropy is within "
                 f"{NEAR_UNIFORM:.0%} of the uniform maximum log L!, so all orders are about equally likely "
