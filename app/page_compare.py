@@ -4,10 +4,10 @@ A model (shipped, this session's training run, or an upload) is decoded once per
 (learned, random, left_to_right, reference, confidence); the trajectories are kept in
 ``st.session_state["compare_cache"]`` keyed by (model, policies, seed, interventions), so scrubbing or
 playing the replay never calls the model; the replay is one ``st.fragment``, so moving its slider reruns
-only the replay (an HTML strip, quick to redraw), not the rest of the page. "Reveal this position next" continues every policy from the
-current step with that position forced next (``core.sample.continue_from``). Below the replay, each
-policy's held-out order NLL with its 95% interval and the validity of its samples
-(``core.quality.compare_policies``), also computed once per key.
+only the replay (an HTML strip, quick to redraw), not the rest of the page. "Reveal this position next"
+continues every policy from the current step with that position forced next
+(``core.sample.continue_from``). Below the replay, each policy's held-out order NLL with its 95% interval
+and the validity of its samples (``core.quality.compare_policies``), also computed once per key.
 Helpers here are importable (``from app import page_compare``) without drawing the page.
 """
 

@@ -161,7 +161,8 @@ def test_uploaded_model_and_a_bad_upload(page, shipped):
 def test_long_sequences_are_scored_on_request(page, calls):
     page.selectbox(key="compare_model").set_value("shipped: tiny-pairs-long").run()
     assert not page.exception and not page.dataframe
-    assert [len(row) for row in replay_strip(page)["cells"]] == [34] * len(page.multiselect(key="compare_policies").value)
+    policies = page.multiselect(key="compare_policies").value
+    assert [len(row) for row in replay_strip(page)["cells"]] == [34] * len(policies)
     page.button(key="compare_score").click().run()
     assert list(page.dataframe[0].value["policy"]) == page.multiselect(key="compare_policies").value
 

@@ -30,6 +30,7 @@ def metrics(at: AppTest) -> dict[str, str]:
 def test_query_params_preset_task_seed_and_policy():
     at = lesson(task="parity", seed="17", policy="random")
     assert not at.exception
+    assert len(at.title[0].value) <= 45  # one line at 1400 px wide
     assert at.selectbox(key="lesson_task").value == "parity"
     assert at.selectbox(key="lesson_policy").value == "random"
     assert at.number_input(key="lesson_seed").value == 17
