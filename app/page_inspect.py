@@ -230,7 +230,7 @@ def show_summary(label: str, ckpt: checkpoint.Checkpoint, stats: dict) -> None:
     cols[1].metric("uniform maximum log L!", f"{stats['max_entropy']:.2f} nats",
                    help="What one shared schedule gives: every order equally likely.")
     tau, gp = stats["kendall_tau"], stats["group_precedence"]
-    cols[2].metric(TAU_LABEL, "n/a" if tau is None else f"{tau:+.2f}",
+    cols[2].metric(TAU_LABEL, "n/a" if tau is None else f"{round(tau, 2) + 0.0:+.2f}",  # never "-0.00"
                    help="Kendall rank correlation with the task's reference order, averaged over the "
                         "decoding orders this schedule draws (+1 always the reference order, 0 unrelated, "
                         "-1 always reversed; a shared schedule gives 0). n/a when the task has none.")
