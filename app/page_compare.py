@@ -23,6 +23,7 @@ import torch
 from app import common, page_inspect
 from app import figures_orders as fo
 from core import checkpoint, data, quality, sample
+from core.schedules import LearnedPolynomialSchedule
 
 POLICIES = ("learned", "random", "left_to_right", "reference", "confidence")
 DEFAULT_POLICIES = ["learned", "random", "left_to_right"]
@@ -39,7 +40,7 @@ KEPT_PREFIXES = ()
 MAX_HELDOUT, N_SCORE_SAMPLES, N_ORDERS = 256, 256, 2
 HELDOUT_BUDGET = 8192  # held-out rows x positions scored per policy, so long sequences stay quick
 AUTO_SCORE_MAX_LENGTH = 32  # longer sequences are scored on request (a few seconds per policy)
-NEAR_EQUAL = 1.1  # largest / smallest exponent below this: every P(i before j) within 0.5 +- 0.025
+NEAR_UNIFORM_P = 0.6  # no P(i before j) above this: the learned order is close to uniform
 
 
 @dataclass
@@ -314,12 +315,15 @@ def same_decoding_hint(model: Model, trajs: dict) -> str | None:
     a, b = pairs[0]
     why = "they pick the same positions at every step"
     if {a, b} == {"learned", "random"}:
-        w, per_position = page_inspect.scores_of(model.schedule, model.meta.length)
-        if float(w.max() / w.min()) < NEAR_EQUAL:
-            cause = ("the learned exponents are about equal (the model is barely trained)" if per_position else
+        w, _ = page_inspect.scores_of(model.schedule, model.meta.length)
+        top = float(w.max() / (w.max() + w.min()))  # the largest P(i before j)
+        if top <= NEAR_UNIFORM_P:
+            cause = (f"the learned exponents are about equal (no position comes before another more than "
+                     f"{top:.0%} of the time: the model is barely trained)"
+                     if isinstance(model.schedule, LearnedPolynomialSchedule) else
                      "this model's schedule is shared by every position")
-            why = (f"{cause}, so the learned order is uniform, like random, and with the same seed it draws the "
-                   "same orders")
+            why = (f"{cause}, so the learned order is (close to) uniform, like random, and with the same seed "
+                   "both draw the same orders")
     elif {a, b} == {"left_to_right", "reference"}:
         why = "this task's reference order is left to right"
     return f"**{a}** and **{b}** give identical rows: {why}."

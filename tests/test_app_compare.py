@@ -173,5 +173,6 @@ def test_identical_rows_are_explained(page):
     assert (cached["learned"].step_of == cached["random"].step_of).all()
     hints = [c.value for c in page.caption if "identical rows" in c.value]
     assert hints and hints[0].startswith("**learned** and **random**") and "uniform, like random" in hints[0]
+    assert "barely trained" in hints[0]  # a learned schedule, still at its equal start
     page.multiselect(key="compare_policies").set_value(["left_to_right", "reference"]).run()
     assert any("reference order is left to right" in c.value for c in page.caption)
