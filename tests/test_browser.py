@@ -52,7 +52,7 @@ PAGES = {  # sidebar link -> page title (st.title)
     "Train": "Train and watch the order emerge",
     "Compare orders": "Compare decoding orders",
     "Inspect a checkpoint": "Inspect a checkpoint",
-    "Lesson": "Lesson: how a masked diffusion model learns an order",
+    "Lesson": "Lesson: how masked diffusion learns an order",
 }
 INSTALL = "Install the test dependencies with `bash scripts/test.sh` (as root it also installs chromium)"
 
