@@ -31,4 +31,4 @@ for schedule in learned linear; do
 done
 mkdir -p pretrained/seeds
 printf '%s\n' "${jobs_list[@]}" | xargs -P 2 -I{} bash -c "$(declare -f run); run {}"
-rm -f pretrained/*.log pretrained/seeds/*.log
+rm -f pretrained/*.log pretrained/seeds/*.log pretrained/seeds/*/model.safetensors pretrained/seeds/*/config.json
