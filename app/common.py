@@ -143,3 +143,17 @@ def seed_widget(key: str, last_used: int | None = None, container=None) -> int:
 def _set_state(key: str, value) -> None:
     if value is not None:
         st.session_state[key] = value
+
+
+def restore_settings(saved_key: str) -> None:
+    """Put back a page's settings after a visit to another page: Streamlit drops the state of widgets
+    that were not drawn in a run, so :func:`save_settings` keeps a plain copy under ``saved_key``."""
+    for key, value in st.session_state.get(saved_key, {}).items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+
+
+def save_settings(saved_key: str, kept: tuple[str, ...], prefixes: tuple[str, ...] = ()) -> None:
+    """Copy the widget values named in ``kept`` (or starting with one of ``prefixes``) aside."""
+    st.session_state[saved_key] = {key: st.session_state[key] for key in list(st.session_state.keys())
+                                   if isinstance(key, str) and (key in kept or key.startswith(prefixes))}

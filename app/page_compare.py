@@ -356,19 +356,6 @@ def interventions_of(model: Model, policies, seed: int) -> list[tuple[int, int]]
     return store.setdefault(replay_key(model, policies, seed), [])
 
 
-def restore_settings() -> None:
-    """Put back this page's settings after a visit to another page: Streamlit drops the state of widgets
-    that were not drawn in a run, so :func:`save_settings` keeps a plain copy."""
-    for key, value in st.session_state.get(SAVED, {}).items():
-        if key not in st.session_state:
-            st.session_state[key] = value
-
-
-def save_settings() -> None:
-    st.session_state[SAVED] = {key: st.session_state[key] for key in list(st.session_state.keys())
-                               if isinstance(key, str) and (key in KEPT or key.startswith(KEPT_PREFIXES))}
-
-
 # --- page -----------------------------------------------------------------------------------------------
 
 
@@ -418,7 +405,7 @@ def show_scores(model: Model, policies: list[str], seed: int) -> None:
 
 def draw() -> None:
     common.setup_torch()
-    restore_settings()
+    common.restore_settings(SAVED)
     st.title("Compare decoding orders")
     st.markdown("Same model, same random numbers, different orders: watch each policy decode one sample, "
                 "then see which order is easiest on held-out data.")
@@ -448,7 +435,7 @@ def main() -> None:
     try:
         draw()
     finally:
-        save_settings()
+        common.save_settings(SAVED, KEPT, KEPT_PREFIXES)
 
 
 if __name__ == "__main__":

@@ -202,19 +202,6 @@ def hub_controls() -> None:
         st.error(f"Could not load from the Hub: {st.session_state['inspect_hub_error']}")
 
 
-def restore_settings() -> None:
-    """Put back this page's settings after a visit to another page: Streamlit drops the state of widgets
-    that were not drawn in a run, so :func:`save_settings` keeps a plain copy."""
-    for key, value in st.session_state.get(SAVED, {}).items():
-        if key not in st.session_state:
-            st.session_state[key] = value
-
-
-def save_settings() -> None:
-    st.session_state[SAVED] = {key: st.session_state[key] for key in list(st.session_state.keys())
-                               if isinstance(key, str) and (key in KEPT or key.startswith(KEPT_PREFIXES))}
-
-
 # --- display -------------------------------------------------------------------------------------------
 
 
@@ -270,7 +257,7 @@ def show_plots(ckpt: checkpoint.Checkpoint, stats: dict) -> None:
 
 def draw() -> None:
     common.setup_torch()
-    restore_settings()
+    common.restore_settings(SAVED)
     st.title("Inspect a checkpoint")
     st.markdown("Which order did this model learn? Open a checkpoint to see the decoding-order distribution "
                 "its per-position schedules induce.")
@@ -288,7 +275,7 @@ def main() -> None:
     try:
         draw()
     finally:
-        save_settings()
+        common.save_settings(SAVED, KEPT, KEPT_PREFIXES)
 
 
 if __name__ == "__main__":

@@ -138,19 +138,6 @@ def read_url() -> None:
     st.session_state["lesson_url_read"] = True
 
 
-def restore_settings() -> None:
-    """Put back this page's settings after a visit to another page: Streamlit drops the state of widgets
-    that were not drawn in a run, so :func:`save_settings` keeps a plain copy."""
-    for key, value in st.session_state.get(SAVED, {}).items():
-        if key not in st.session_state:
-            st.session_state[key] = value
-
-
-def save_settings() -> None:
-    st.session_state[SAVED] = {key: st.session_state[key] for key in list(st.session_state.keys())
-                               if isinstance(key, str) and (key in KEPT or key.startswith(KEPT_PREFIXES))}
-
-
 def write_url(task: str, seed: int, policy: str, presenter: bool) -> None:
     wanted = {"task": task, "seed": str(seed), "policy": policy}
     if presenter:
@@ -308,7 +295,7 @@ def step_train(task: str, seed: int, policy: str) -> None:
 
 
 def draw() -> None:
-    restore_settings()
+    common.restore_settings(SAVED)
     read_url()
     st.title(TITLE)
     task, seed, policy, presenter = settings()
@@ -334,7 +321,7 @@ def main() -> None:
     try:
         draw()
     finally:
-        save_settings()
+        common.save_settings(SAVED, KEPT, KEPT_PREFIXES)
 
 
 if __name__ == "__main__":
