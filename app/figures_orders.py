@@ -355,9 +355,10 @@ def _masking_frame(tau, names, tokens, t: float) -> list:
 
 
 def _time_slider(times) -> dict:
-    steps = [dict(method="animate", label=f"{t:.2f}" if i % 5 == 0 else "",
+    # every step labelled: plotly thins the labels to fit, and would otherwise land on blank ones
+    steps = [dict(method="animate", label=f"{t:.2f}",
                   args=[[f"{t:.3f}"], dict(mode="immediate", frame=dict(duration=0, redraw=True),
-                                           transition=dict(duration=0))]) for i, t in enumerate(times)]
+                                           transition=dict(duration=0))]) for t in times]
     return dict(active=0, steps=steps, currentvalue=dict(visible=False), x=0.33, len=0.67, xanchor="left",
                 y=0, yanchor="top", pad=dict(t=36, r=10))
 
