@@ -27,7 +27,7 @@ CSV_OPTION = "upload a CSV"
 MODES = ("Train live", "Replay a shipped run", "Compare my runs")
 SKIP_PARAMS = {"seed", "num_train", "num_heldout"}
 PARAM_HELP = {
-    "n": "Number of free positions (pairs and lookup: b's; parity: bits).",
+    "n": "Number of free positions (pairs, lookup and majority: b's; parity: bits).",
     "table_seed": "Seed of the fixed random table T[b_i, b_i+1] that gives each c_i.",
     "V": "Number of values each position takes.",
     "digits": "Digits per operand.",

@@ -321,6 +321,27 @@ def lookup_table(V: int, table_seed: int) -> torch.Tensor:
     return rng.randint(V, (V, V), rng.make_generator(table_seed))
 
 
+def majority(seed: int = 0, n: int = 8, num_train: int = 20000, num_heldout: int = 2000) -> Dataset:
+    """``b_1..b_n`` fair bits around a circle, then ``c_i = majority(b_i, b_{i+1}, b_{i+2})`` (indices mod n).
+
+    A vote is easy to count once its three bits are known; going back from votes to bits is an inference
+    over overlapping, many-to-one constraints. Reference groups: the b's, then the c's.
+    """
+    _check_int("n", n, 3, MAX_LENGTH // 2)
+    total = _check_sizes(num_train, num_heldout)
+    b = rng.randint(2, (total, n), rng.make_generator(seed))  # [N, n]
+    x = torch.cat([b, _majority3(b)], 1)  # [N, 2n]
+    params = dict(seed=seed, n=n, num_train=num_train, num_heldout=num_heldout)
+    names = [f"b{i + 1}" for i in range(n)] + [f"c{i + 1}" for i in range(n)]
+    groups = [list(range(n)), list(range(n, 2 * n))]
+    return _synthetic("majority", params, x, num_train, 2, names, groups, groups[0] + groups[1])
+
+
+def _majority3(b: torch.Tensor) -> torch.Tensor:
+    """Majority of each position and its two successors around the circle: ``[N, n]`` -> ``[N, n]``."""
+    return ((b + b.roll(-1, dims=1) + b.roll(-2, dims=1)) >= 2).long()
+
+
 def addition(seed: int = 0, digits: int = 3, num_train: int = 20000, num_heldout: int = 2000) -> Dataset:
     """``a + b = s`` in base 10: a's digits, b's digits (most significant first), then the sum's ``digits+1``."""
     d = _check_int("digits", digits, 1, 15)
@@ -385,7 +406,13 @@ def _rule_lookup(params: dict, x: torch.Tensor) -> torch.Tensor:
     return (c == table[b, b.roll(-1, dims=1)]).all(1)
 
 
-_RULES = {"pairs": _rule_pairs, "lookup": _rule_lookup, "addition": _rule_addition, "parity": _rule_parity}
+def _rule_majority(params: dict, x: torch.Tensor) -> torch.Tensor:
+    n = params["n"]
+    return (x[:, n:] == _majority3(x[:, :n])).all(1)
+
+
+_RULES = {"pairs": _rule_pairs, "lookup": _rule_lookup, "majority": _rule_majority, "addition": _rule_addition,
+          "parity": _rule_parity}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -591,8 +618,8 @@ def _decoder_size(decoder: dict) -> int:
 # Registry
 # ----------------------------------------------------------------------------------------------
 
-TASKS = {"pairs": pairs, "lookup": lookup, "addition": addition, "parity": parity, "digits": digits, "words": words,
-         "adult": adult}
+TASKS = {"pairs": pairs, "lookup": lookup, "majority": majority, "addition": addition, "parity": parity,
+         "digits": digits, "words": words, "adult": adult}
 
 
 def task_defaults(name: str) -> dict:
@@ -722,5 +749,5 @@ def _format_generic(meta: DataMeta, values: list) -> str:
     return "\n".join(" ".join(_show(v) for v in values[r * cols:(r + 1) * cols]) for r in range(rows))
 
 
-_FORMATTERS = {"pairs": _format_pairs, "lookup": _format_pairs, "parity": _format_parity, "addition": _format_addition,
-               "digits": _format_digits, "words": _format_words}
+_FORMATTERS = {"pairs": _format_pairs, "lookup": _format_pairs, "majority": _format_pairs, "parity": _format_parity,
+               "addition": _format_addition, "digits": _format_digits, "words": _format_words}

@@ -83,6 +83,23 @@ def test_lookup_values_validity_and_groups():
     assert not torch.equal(other.train[:, 5:], c)  # the table is a task parameter
 
 
+def test_majority_values_validity_and_groups():
+    ds = make_task("majority", seed=1, n=5, **SMALL)
+    b, c = ds.train[:, :5], ds.train[:, 5:]
+    votes = b + torch.roll(b, -1, 1) + torch.roll(b, -2, 1)  # c_i counts b_i, b_i+1, b_i+2 around the circle
+    assert torch.equal(c, (votes >= 2).long())
+    row = torch.tensor([1, 1, 0, 0, 0, 1, 0, 0, 0, 1])  # c1 = maj(1,1,0), c4 = maj(0,0,1), c5 = maj(0,1,1)
+    assert check_samples(ds.meta, row[None]).item()
+    assert check_samples(ds.meta, ds.train).all()
+    bad = ds.train.clone()
+    bad[:, 6] = 1 - bad[:, 6]  # a flipped vote is always caught
+    assert not check_samples(ds.meta, bad).any()
+    assert ds.meta.reference_groups == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]] and ds.meta.num_categories == [2] * 10
+    assert format_sample(ds.meta, row) == "b=11000 c=10001"
+    with pytest.raises(ValueError, match="n"):
+        make_task("majority", n=2)
+
+
 def test_addition_layout_and_reference_order():
     ds = make_task("addition", digits=3, **SMALL)
     meta = ds.meta
@@ -127,7 +144,7 @@ def test_make_task_rejects_unknown_names_and_params():
     with pytest.raises(ValueError, match="num_train"):
         make_task("parity", num_train=0)
     assert set(task_defaults("pairs")) == {"seed", "n", "V", "num_train", "num_heldout"}
-    assert set(TASKS) == {"pairs", "lookup", "addition", "parity", "digits", "words", "adult"}
+    assert set(TASKS) == {"pairs", "lookup", "majority", "addition", "parity", "digits", "words", "adult"}
 
 
 def test_format_sample_marks_unrevealed_positions():

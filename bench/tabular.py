@@ -1,0 +1,263 @@
+"""Learned vs linear schedules on the UCI benchmark tables (see core/uci.py for the preparation).
+
+For every table, schedule/estimator configuration and seed: train an ~80K-parameter denoiser with identical
+settings, pick the step with the best NELBO on a validation slice carved out of the train split (the test
+split is never used for selection), then report on the test split the exact NELBO per row (teacher-forced AR
+loss along one schedule order per row; nats), Shape/Trend fidelity of generated rows, and the learned
+column order. Results go to a JSON file; ``--summary`` prints the table of an existing file.
+
+    python bench/tabular.py --preset reduced --out bench/results/tabular-reduced.json   # ~30 min, 2 cores
+    python bench/tabular.py --preset full --out bench/results/tabular-full.json         # GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core import data, uci  # noqa: E402
+from core.elbo import heldout_nelbo  # noqa: E402
+from core.orders import expected_rank  # noqa: E402
+from core.quality import column_shape, pair_trend  # noqa: E402
+from core.sample import sample  # noqa: E402
+from core.train import EvalEvent, Trainer, TrainConfig  # noqa: E402
+
+CONFIGS = {  # name -> (schedule, estimator)
+    "linear": ("linear", "discrete"),
+    "learned-continuous": ("learned", "continuous"),  # the published estimator: continuous time, RLOO
+    "learned": ("learned", "discrete"),  # this library's default: discrete-step Plackett-Luce, RLOO
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One benchmark size; every run of a table uses the same settings."""
+
+    steps: int = 600
+    batch_size: int = 128
+    K: int = 2
+    d_model: int = 56  # 2 layers, 4 heads: 79-83K parameters on these tables
+    n_layers: int = 2
+    n_heads: int = 4
+    schedule_delay: int = 200
+    eval_every: int = 100
+    val_rows: int = 512  # validation rows carved out of train (never trained on)
+    max_train: int | None = None  # None: the whole train split
+    test_rows: int | None = 2000  # None: the whole test split
+    sample_rows: int = 2000  # generated rows for Shape/Trend
+    num_bins: int = 16
+    device: str = "cpu"
+
+
+PRESETS = {
+    "reduced": Settings(),
+    "full": Settings(steps=8000, batch_size=512, schedule_delay=2000, eval_every=500, val_rows=2000,
+                     test_rows=None, sample_rows=10000, device="auto"),
+    "tiny": Settings(steps=20, batch_size=16, schedule_delay=5, eval_every=10, val_rows=32, max_train=256,
+                     test_rows=64, sample_rows=64, d_model=16, n_heads=2),
+}
+
+
+# --- one run ------------------------------------------------------------------------------------
+
+
+def run_one(table: str, config: str, seed: int, settings: Settings, root: str | None, threads: int) -> dict:
+    """Train one model and score its best-validation state on the test split."""
+    torch.set_num_threads(threads)
+    start = time.perf_counter()
+    full, test = uci.load_table(table, root, num_bins=settings.num_bins)
+    train, val = _carve(full.train, settings)
+    dataset = data.Dataset(train=train, heldout=val, meta=full.meta)
+    trainer = Trainer(_train_config(table, config, seed, settings), dataset)
+    best = _train_keep_best(trainer)
+    trainer.model.load_state_dict(best["model"])
+    trainer.schedule.load_state_dict(best["schedule"])
+    record = {"table": table, "config": config, "seed": seed, "best_step": best["step"],
+              "best_val_nelbo": best["val"], **_score(trainer, test, settings, seed),
+              "wall_s": round(time.perf_counter() - start, 1), "num_params": trainer.model.config.num_params(),
+              "num_train": len(train), "num_val": len(val)}
+    return record
+
+
+def _carve(x: torch.Tensor, s: Settings) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fixed validation rows (the same for every run of a table) and the training rows."""
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
+    val, train = x[perm[:s.val_rows]], x[perm[s.val_rows:]]
+    return (train if s.max_train is None else train[:s.max_train]), val
+
+
+def _train_config(table: str, config: str, seed: int, s: Settings) -> TrainConfig:
+    schedule, estimator = CONFIGS[config]
+    return TrainConfig(task=f"uci-{table}", schedule=schedule, estimator=estimator, K=s.K, steps=s.steps,
+                       batch_size=s.batch_size, warmup=min(200, s.steps // 4), schedule_delay=s.schedule_delay,
+                       d_model=s.d_model, n_layers=s.n_layers, n_heads=s.n_heads, eval_every=s.eval_every,
+                       eval_size=s.val_rows, eval_orders=1, seed=seed, device=s.device)
+
+
+def _train_keep_best(trainer: Trainer) -> dict:
+    best = {"val": float("inf")}
+    for event in trainer.events():
+        if isinstance(event, EvalEvent) and event.snapshot["heldout_nelbo"] < best["val"]:
+            best = {"val": event.snapshot["heldout_nelbo"], "step": event.snapshot["step"],
+                    "model": copy.deepcopy(trainer.model.state_dict()),
+                    "schedule": copy.deepcopy(trainer.schedule.state_dict())}
+    return best
+
+
+@torch.no_grad()
+def _score(trainer: Trainer, test: torch.Tensor, s: Settings, seed: int) -> dict:
+    model, schedule, meta = trainer.model.eval(), trainer.schedule, trainer.meta
+    rows = test if s.test_rows is None else test[torch.randperm(len(test), generator=torch.Generator()
+                                                                .manual_seed(1))[:s.test_rows]]
+    est = heldout_nelbo(model, rows.to(trainer.device), schedule, 1, torch.Generator().manual_seed(seed))
+    fake, _ = sample(model, meta, "ancestral", s.sample_rows, torch.Generator().manual_seed(seed),
+                     schedule=schedule)
+    fake = fake.cpu()
+    w = schedule.exponents.detach().float().cpu() if hasattr(schedule, "exponents") else torch.ones(meta.length)
+    return {"test_nelbo": est.value, "test_se": est.stderr, "test_rows": len(rows),
+            "shape": column_shape(test, fake, meta.num_categories),
+            "trend": pair_trend(test, fake, meta.num_categories),
+            "exponents": [round(v, 5) for v in w.tolist()],
+            "expected_rank": [round(v, 3) for v in expected_rank(w).tolist()],
+            "columns": list(meta.position_names)}
+
+
+# --- many runs ----------------------------------------------------------------------------------
+
+
+def run_all(tables, configs, seeds, settings: Settings, root=None, jobs: int = 1, out: Path | None = None,
+            log=print) -> list[dict]:
+    """Every (table, config, seed); ``jobs`` worker processes with one torch thread each (or all threads
+    when ``jobs == 1``). Records are appended to ``out`` as they finish."""
+    tasks = [(t, c, s) for t in tables for c in configs for s in seeds]
+    threads = 1 if jobs > 1 else torch.get_num_threads()
+    records = _load(out) if out else []
+    done = {(r["table"], r["config"], r["seed"]) for r in records}
+    todo = [task for task in tasks if task not in done]
+    log(f"{len(todo)} run(s) to do ({len(tasks) - len(todo)} already in {out}), {jobs} job(s)")
+    start = time.perf_counter()
+    with ProcessPoolExecutor(jobs) if jobs > 1 else _Inline() as pool:
+        futures = [pool.submit(run_one, t, c, s, settings, root, threads) for t, c, s in todo]
+        for i, future in enumerate(futures, 1):
+            record = {**future.result(), "settings": asdict(settings)}
+            records.append(record)
+            if out:
+                _save(out, records)
+            log(f"[{i}/{len(todo)}] {record['table']:<9} {record['config']:<19} seed {record['seed']}: "
+                f"test {record['test_nelbo']:.3f}±{record['test_se']:.3f}  best step {record['best_step']}  "
+                f"{record['wall_s']:.0f} s  (elapsed {time.perf_counter() - start:.0f} s)")
+    return records
+
+
+class _Inline:
+    """``ProcessPoolExecutor``'s interface, running each call lazily in this process (``jobs == 1``)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def submit(self, fn, *args):
+        return _Lazy(lambda: fn(*args))
+
+
+class _Lazy:
+    def __init__(self, call):
+        self.call = call
+
+    def result(self):
+        return self.call()
+
+
+def summarize(records: list[dict]) -> list[dict]:
+    """Per (table, config): mean and std over seeds of test NELBO, Shape and Trend; the learned column order."""
+    rows = []
+    for table in dict.fromkeys(r["table"] for r in records):
+        for config in dict.fromkeys(r["config"] for r in records if r["table"] == table):
+            rs = [r for r in records if r["table"] == table and r["config"] == config]
+            nll = [r["test_nelbo"] for r in rs]
+            rank = torch.tensor([r["expected_rank"] for r in rs]).mean(0)
+            rows.append({"table": table, "config": config, "seeds": len(rs), "mean": statistics.fmean(nll),
+                         "std": statistics.stdev(nll) if len(nll) > 1 else 0.0, "min": min(nll), "max": max(nll),
+                         "shape": statistics.fmean(r["shape"] for r in rs),
+                         "trend": statistics.fmean(r["trend"] for r in rs),
+                         "wall_s": statistics.fmean(r["wall_s"] for r in rs),
+                         "order": [rs[0]["columns"][i] for i in torch.argsort(rank).tolist()]})
+    return rows
+
+
+def format_summary(rows: list[dict]) -> str:
+    lines = [f"{'table':<9} {'config':<19} {'seeds':>5} {'test NELBO (nats/row)':>22} {'shape':>6} {'trend':>6} "
+             f"{'wall s':>7}  vs linear"]
+    for r in rows:
+        base = next((b for b in rows if b["table"] == r["table"] and b["config"] == "linear"), None)
+        verdict = ""
+        if base is not None and r is not base and min(r["seeds"], base["seeds"]) > 1:
+            verdict = ("better, no overlap" if r["max"] < base["min"] else
+                       "worse, no overlap" if r["min"] > base["max"] else "overlapping")
+        lines.append(f"{r['table']:<9} {r['config']:<19} {r['seeds']:>5} {r['mean']:>14.3f} ± {r['std']:<5.3f} "
+                     f"{r['shape']:>6.3f} {r['trend']:>6.3f} {r['wall_s']:>7.0f}  {verdict}")
+    return "\n".join(lines)
+
+
+def _load(path: Path) -> list[dict]:
+    return json.loads(path.read_text()) if path.is_file() else []
+
+
+def _save(path: Path, records: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(records, indent=1))
+    os.replace(tmp, path)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--preset", choices=list(PRESETS), default="reduced", help="benchmark size")
+    p.add_argument("--tables", default="all", help="comma-separated tables, or 'all' available ones")
+    p.add_argument("--configs", default="linear,learned-continuous,learned",
+                   help=f"comma-separated from {', '.join(CONFIGS)}")
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    p.add_argument("--steps", type=int, help="override the preset's optimizer steps")
+    p.add_argument("--num-bins", type=int, help="override the quantile bins per numerical column")
+    p.add_argument("--data", default=None, help="folder with the raw UCI files (default ../shared/data)")
+    p.add_argument("--jobs", type=int, default=2, help="parallel runs (one torch thread each when > 1)")
+    p.add_argument("--out", type=Path, default=Path("bench/results/tabular.json"),
+                   help="JSON file of per-run records; runs already in it are skipped")
+    p.add_argument("--summary", action="store_true", help="only print the summary of --out")
+    args = p.parse_args(argv)
+    if args.summary:
+        print(format_summary(summarize(_load(args.out))))
+        return
+    settings = PRESETS[args.preset]
+    overrides = {k: v for k, v in (("steps", args.steps), ("num_bins", args.num_bins)) if v is not None}
+    settings = replace(settings, **overrides)
+    tables = uci.available(args.data) if args.tables == "all" else args.tables.split(",")
+    configs = args.configs.split(",")
+    bad = [c for c in configs if c not in CONFIGS]
+    if bad or not tables:
+        raise SystemExit(f"error: unknown config(s) {bad}" if bad else "error: no table found; see --data")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    start = time.perf_counter()
+    records = run_all(tables, configs, seeds, settings, args.data, args.jobs, args.out)
+    print(f"wall time {time.perf_counter() - start:.0f} s, torch {torch.__version__}, "
+          f"{os.cpu_count()} CPU core(s), cuda {torch.cuda.is_available()}")
+    print(format_summary(summarize(records)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""The UCI table preparation (core/uci.py) on small files in the raw formats, and bench/tabular.py on a
+tiny slice so the benchmark cannot rot. The real files, when present, are checked against their README."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from core import uci
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _adult_rows(rng, n, test=False):
+    dot = "." if test else ""
+    rows = []
+    for i in range(n):
+        rows.append(", ".join(map(str, [
+            rng.integers(17, 90), rng.choice(["Private", "State-gov", "?"]), rng.integers(10_000, 900_000),
+            rng.choice(["Bachelors", "HS-grad"]), rng.integers(1, 16), rng.choice(["Divorced", "Never-married"]),
+            rng.choice(["Sales", "Tech-support", "?"]), rng.choice(["Husband", "Wife"]),
+            rng.choice(["White", "Black"]), ["Male", "Female"][i % 2], rng.choice([0, 0, 0, 2174, 14084]),
+            rng.choice([0, 0, 1902]), rng.integers(1, 99), rng.choice(["United-States", "Cuba"]),
+            ["<=50K", ">50K"][i % 2] + dot])))
+    return rows
+
+
+def write_raw_tables(root: Path, n: int = 120, seed: int = 0) -> None:
+    """Files with the raw layouts and quirks the README describes (random values)."""
+    rng = np.random.default_rng(seed)
+    (root / "adult").mkdir(parents=True)
+    (root / "adult" / "adult.data").write_text("\n".join(_adult_rows(rng, n)) + "\n\n")
+    (root / "adult" / "adult.test").write_text("|1x3 Cross validator\n" + "\n".join(_adult_rows(rng, n // 2, True))
+                                               + "\n\n")
+    (root / "magic").mkdir()
+    magic = pd.DataFrame(rng.normal(size=(n, 10)).round(4))
+    magic["class"] = rng.choice(["g", "h"], n)
+    magic.to_csv(root / "magic" / "magic04.data", header=False, index=False)
+    (root / "shoppers").mkdir()
+    shop = pd.DataFrame(rng.integers(0, 30, size=(n, 10)), columns=list(uci.SHOPPERS_COLUMNS[:10]))
+    shop["Month"] = rng.choice(["Feb", "Mar", "May"], n)
+    for c in ("OperatingSystems", "Browser", "Region", "TrafficType"):
+        shop[c] = rng.integers(1, 4, n)
+    shop["VisitorType"] = rng.choice(["Returning_Visitor", "New_Visitor"], n)
+    shop["Weekend"] = rng.choice([True, False], n)
+    shop["Revenue"] = rng.choice([True, False], n)
+    shop.to_csv(root / "shoppers" / "online_shoppers_intention.csv", index=False, lineterminator="\r\n")
+    (root / "beijing").mkdir()
+    bj = pd.DataFrame({"No": np.arange(1, n + 1), "year": rng.integers(2010, 2015, n), "month": rng.integers(1, 13, n),
+                       "day": rng.integers(1, 29, n), "hour": rng.integers(0, 24, n),
+                       "pm2.5": rng.integers(5, 400, n).astype(float), "DEWP": rng.integers(-30, 25, n),
+                       "TEMP": rng.integers(-15, 40, n), "PRES": rng.integers(990, 1040, n),
+                       "cbwd": rng.choice(["NW", "SE", "cv"], n), "Iws": rng.exponential(20, n).round(2),
+                       "Is": rng.choice([0, 0, 1], n), "Ir": rng.choice([0, 0, 2], n)})
+    bj.loc[:4, "pm2.5"] = np.nan  # written NA, dropped
+    bj.to_csv(root / "beijing" / "PRSA_data_2010.1.1-2014.12.31.csv", index=False, na_rep="NA")
+    (root / "default").mkdir()
+    cols = [c for c in uci.DEFAULT_COLUMNS]
+    df = pd.DataFrame(rng.integers(0, 5, size=(n, len(cols))), columns=cols)
+    df["LIMIT_BAL"] = rng.integers(1, 50, n) * 10_000
+    df.insert(0, "ID", np.arange(1, n + 1))
+    df.to_csv(root / "default" / "UCI_Credit_Card.csv", index=False)
+
+
+@pytest.fixture(scope="module")
+def raw_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("uci")
+    write_raw_tables(root)
+    return root
+
+
+def test_every_table_is_found_read_split_and_encoded(raw_root):
+    assert uci.available(raw_root) == list(uci.TABLES)
+    for name, spec in uci.TABLES.items():
+        ds, test = uci.load_table(name, raw_root, num_bins=4)
+        assert ds.meta.position_names == list(spec.columns)
+        assert test.shape[1] == ds.train.shape[1] == len(spec.columns)
+        assert ((test >= 0) & (test < torch.tensor(ds.meta.num_categories))).all()
+        if name == "adult":  # the official split; the test file's comment line and label dots are handled
+            assert (len(ds.train), len(test)) == (120, 60)
+            assert ds.meta.decoders[-1]["categories"] == ["<=50K", ">50K"]
+        else:
+            n = {"magic": 119, "beijing": 115}.get(name, 120)  # magic's first record; beijing's NA rows
+            assert (len(ds.train), len(test)) == (int(0.9 * n), n - int(0.9 * n)), name
+
+
+def test_split_is_tabdiffs_and_puts_every_category_in_train():
+    df = pd.DataFrame({"c": ["a"] * 95 + ["rare"] * 1 + ["b"] * 4, "v": range(100)})
+    train, test = uci.split(df, ["c"])
+    assert set(train["c"]) == {"a", "b", "rare"} and len(train) == 90 and len(test) == 10
+    again, _ = uci.split(df, ["c"])
+    assert train.equals(again)
+    assert set(train["v"]) | set(test["v"]) == set(range(100))
+    # without the category requirement the first shuffle (numpy seed 1234) is used as is
+    idx = np.arange(100)
+    np.random.seed(1234)
+    np.random.shuffle(idx)
+    plain, _ = uci.split(df, [])
+    assert plain["v"].tolist() == idx[:90].tolist()
+
+
+def test_bins_are_fitted_on_train_and_applied_to_test():
+    train = pd.Series(np.arange(100.0))
+    test = pd.Series([-5.0, 0.0, 48.5, 49.0, 99.0, 1e6])
+    codes_train, codes_test, decoder = uci._encode_pair(train, test, "v", True, 4, 64)
+    assert decoder["type"] == "numeric" and len(decoder["values"]) == 4
+    assert codes_test.tolist() == [0, 0, 1, 2, 3, 3]  # bin k: edges[k] <= v < edges[k+1]; outside the train range: the end bins
+    assert decoder["edges"] == [0, 24, 49, 74, 99] and np.bincount(codes_train).tolist() == [24, 25, 25, 26]
+
+
+def test_unknown_table_and_missing_files_are_named(tmp_path):
+    with pytest.raises(ValueError, match="unknown table 'news'"):
+        uci.load_table("news", tmp_path)
+    with pytest.raises(FileNotFoundError, match="magic04.data"):
+        uci.load_table("magic", tmp_path)
+
+
+def test_benchmark_runs_on_a_tiny_slice_and_resumes(raw_root, tmp_path):
+    out = tmp_path / "tab.json"
+    cmd = [sys.executable, "bench/tabular.py", "--preset", "tiny", "--tables", "adult,magic",
+           "--configs", "linear,learned", "--seeds", "0,1", "--jobs", "1", "--data", str(raw_root),
+           "--out", str(out)]
+    first = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    records = json.loads(out.read_text())
+    assert len(records) == 8 and {r["config"] for r in records} == {"linear", "learned"}
+    for r in records:
+        assert np.isfinite(r["test_nelbo"]) and r["test_se"] > 0 and 0 <= r["shape"] <= 1 and 0 <= r["trend"] <= 1
+        assert r["best_step"] in (0, 10, 20) and len(r["expected_rank"]) == len(r["columns"])
+    # 20 steps improve on the untrained model of adult (the fake magic is noise: the untrained model is best)
+    assert all(r["best_step"] > 0 for r in records if r["table"] == "adult")
+    for r in records:  # the best state's schedule: trained (after the 5-step freeze) only when learned
+        assert (len(set(r["exponents"])) > 1) == (r["config"] == "learned" and r["best_step"] > 5), r
+    assert "adult     learned" in first.stdout and "magic     linear" in first.stdout
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert "0 run(s) to do (8 already in" in again.stdout
+    assert len(json.loads(out.read_text())) == 8
+
+
+@pytest.mark.skipif(not uci.available(), reason="the raw UCI files are not beside this checkout")
+def test_real_tables_have_the_readme_sizes():
+    sizes = {"adult": (32561, 16281), "default": (27000, 3000), "beijing": (37581, 4176),
+             "shoppers": (11097, 1233), "magic": (17117, 1902)}
+    for name in uci.available():
+        train, test = uci.train_test(name)
+        assert (len(train), len(test)) == sizes[name], name
