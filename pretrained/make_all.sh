@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuild every shipped checkpoint with the training CLI (defaults unless stated). Two runs at a time.
-# Usage: bash pretrained/make_all.sh [extra seeds for pairs and lookup, e.g. 1 2]
+# Usage: bash pretrained/make_all.sh [extra seeds for pairs, lookup and majority, e.g. 1 2]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run() {  # run NAME ARGS...
@@ -9,13 +9,13 @@ run() {  # run NAME ARGS...
 }
 short="--steps 600 --schedule-delay 200 --eval-every 50"
 jobs_list=()
-for task in pairs lookup addition; do
+for task in pairs lookup majority addition; do
   for schedule in learned linear; do
     jobs_list+=("$task-$schedule --task $task --schedule $schedule --seed 0")
   done
 done
 for seed in "$@"; do
-  for task in lookup pairs; do
+  for task in lookup majority pairs; do
     for schedule in learned linear; do
       jobs_list+=("seeds/$task-$schedule-$seed --task $task --schedule $schedule --seed $seed")
     done
