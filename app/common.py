@@ -153,6 +153,14 @@ def restore_settings(saved_key: str) -> None:
             st.session_state[key] = value
 
 
+def run_page(draw, saved_key: str, kept: tuple[str, ...], prefixes: tuple[str, ...] = ()) -> None:
+    """Draw a page, then keep its settings aside, even when drawing stopped early (an error, ``st.stop``)."""
+    try:
+        draw()
+    finally:
+        save_settings(saved_key, kept, prefixes)
+
+
 def save_settings(saved_key: str, kept: tuple[str, ...], prefixes: tuple[str, ...] = ()) -> None:
     """Copy the widget values named in ``kept`` (or starting with one of ``prefixes``) aside."""
     st.session_state[saved_key] = {key: st.session_state[key] for key in list(st.session_state.keys())

@@ -318,10 +318,7 @@ def draw() -> None:
 
 
 def main() -> None:
-    try:
-        draw()
-    finally:
-        common.save_settings(SAVED, KEPT, KEPT_PREFIXES)
+    common.run_page(draw, SAVED, KEPT, KEPT_PREFIXES)
 
 
 if __name__ == "__main__":

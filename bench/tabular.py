@@ -137,8 +137,12 @@ def _score(trainer: Trainer, test: torch.Tensor, s: Settings, seed: int) -> dict
 # --- many runs ----------------------------------------------------------------------------------
 
 
+def _log(message: str) -> None:
+    print(message, flush=True)  # progress shows even when stdout is a file
+
+
 def run_all(tables, configs, seeds, settings: Settings, root=None, jobs: int = 1, out: Path | None = None,
-            log=print) -> list[dict]:
+            log=_log) -> list[dict]:
     """Every (table, config, seed); ``jobs`` worker processes with one torch thread each (or all threads
     when ``jobs == 1``). Records are appended to ``out`` as they finish."""
     tasks = [(t, c, s) for t in tables for c in configs for s in seeds]

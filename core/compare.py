@@ -13,7 +13,7 @@ import json
 import sys
 
 from core.quality import compare_policies, heldout_data
-from core.sample import POLICIES, open_checkpoint, parse_policy
+from core.sample import CHECKPOINT_HELP, POLICIES, open_checkpoint, parse_policy
 
 DEFAULT_POLICIES = "learned,random,left_to_right,confidence"
 
@@ -71,9 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m core.compare",
                                 description="Compare decoding policies by held-out order NLL and sample "
                                             "validity (and table fidelity).")
-    p.add_argument("--checkpoint", required=True,
-                   help="checkpoint directory (config.json + model.safetensors) or a Hugging Face Hub "
-                        "repo id")
+    p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     p.add_argument("--policies", default=DEFAULT_POLICIES,
                    help=f"comma-separated policies from {', '.join(POLICIES)}, or fixed orders written "
                         f"3-0-2-1 (default: {DEFAULT_POLICIES})")

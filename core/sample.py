@@ -619,13 +619,14 @@ def main(argv=None) -> int:
     return 0
 
 
+CHECKPOINT_HELP = "checkpoint directory (config.json + model.safetensors) or a Hugging Face Hub repo id"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m core.sample",
                                 description="Draw samples from a checkpoint with a decoding policy and print "
                                             "them decoded.")
-    p.add_argument("--checkpoint", required=True,
-                   help="checkpoint directory (config.json + model.safetensors) or a Hugging Face Hub "
-                        "repo id")
+    p.add_argument("--checkpoint", required=True, help=CHECKPOINT_HELP)
     p.add_argument("--policy", default="learned",
                    help=f"decoding policy: one of {', '.join(POLICIES)}, or a fixed order such as 3-0-2-1 "
                         "(default: learned)")

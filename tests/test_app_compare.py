@@ -5,7 +5,6 @@
 
 import re
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,21 +15,18 @@ sys.path.insert(0, str(ROOT))
 
 import core.model  # noqa: E402
 from app.training_runner import TrainingRun  # noqa: E402
-from core.train import TrainConfig, Trainer  # noqa: E402
+from conftest import TINY, save_tiny  # noqa: E402
 
 PAGE = str(ROOT / "app" / "page_compare.py")
-TINY = TrainConfig(task="pairs", task_params={"n": 4, "num_train": 256, "num_heldout": 64}, steps=5, d_model=16,
-                   n_layers=1, n_heads=2, batch_size=16, eval_size=64, eval_every=5, warmup=1, device="cpu")
 
 
 @pytest.fixture(scope="module")
 def shipped(tmp_path_factory):
     root = tmp_path_factory.mktemp("pretrained")
-    trainer = Trainer(TINY)
-    trainer.run()
-    trainer.save(root / "tiny-pairs")
-    long = replace(TINY, task_params={"n": 17, "num_train": 64, "num_heldout": 32}, steps=1)
-    Trainer(long).save(root / "tiny-pairs-long")  # 34 positions: scored on request
+    save_tiny(root / "tiny-pairs")
+    # 34 positions: scored on request
+    save_tiny(root / "tiny-pairs-long", train=False, task_params={"n": 17, "num_train": 64, "num_heldout": 32},
+              steps=1)
     return root
 
 

@@ -4,7 +4,6 @@ import io
 import json
 import math
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,22 +14,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app import page_inspect  # noqa: E402
+from conftest import save_tiny  # noqa: E402
 from core import checkpoint  # noqa: E402
-from core.train import TrainConfig, Trainer  # noqa: E402
 
 PAGE = str(ROOT / "app" / "page_inspect.py")
-TINY = TrainConfig(task="pairs", task_params={"n": 4, "num_train": 256, "num_heldout": 64}, steps=5, d_model=16,
-                   n_layers=1, n_heads=2, batch_size=16, eval_size=64, eval_every=5, warmup=1, device="cpu")
 
 
 @pytest.fixture(scope="module")
 def shipped(tmp_path_factory):
     """A pretrained/ directory holding a tiny learned checkpoint (5 training steps) and a linear one."""
     root = tmp_path_factory.mktemp("pretrained")
-    trainer = Trainer(TINY)
-    trainer.run()
-    trainer.save(root / "tiny-pairs")
-    Trainer(replace(TINY, schedule="linear")).save(root / "tiny-pairs-linear")
+    save_tiny(root / "tiny-pairs")
+    save_tiny(root / "tiny-pairs-linear", train=False, schedule="linear")
     return root
 
 
