@@ -134,6 +134,16 @@ def _score(trainer: Trainer, test: torch.Tensor, s: Settings, seed: int) -> dict
             "columns": list(meta.position_names)}
 
 
+def reference_fidelity(table: str, settings: Settings, root: str | None = None) -> dict:
+    """Shape/Trend of ``sample_rows`` real train rows against the test split: what a perfect generator
+    would score with as many rows (the sampling-noise ceiling for the runs' scores)."""
+    full, test = uci.load_table(table, root, num_bins=settings.num_bins)
+    rows = full.train[torch.randperm(len(full.train), generator=torch.Generator().manual_seed(2))
+                      [:settings.sample_rows]]
+    return {"table": table, "shape": column_shape(test, rows, full.meta.num_categories),
+            "trend": pair_trend(test, rows, full.meta.num_categories)}
+
+
 # --- many runs ----------------------------------------------------------------------------------
 
 
@@ -243,6 +253,8 @@ def main(argv=None) -> None:
     p.add_argument("--out", type=Path, default=Path("bench/results/tabular.json"),
                    help="JSON file of per-run records; runs already in it are skipped")
     p.add_argument("--summary", action="store_true", help="only print the summary of --out")
+    p.add_argument("--reference", action="store_true",
+                   help="only print Shape/Trend of real train rows against the test split, per table")
     args = p.parse_args(argv)
     if args.summary:
         print(format_summary(summarize(_load(args.out))))
@@ -251,6 +263,11 @@ def main(argv=None) -> None:
     overrides = {k: v for k, v in (("steps", args.steps), ("num_bins", args.num_bins)) if v is not None}
     settings = replace(settings, **overrides)
     tables = uci.available(args.data) if args.tables == "all" else args.tables.split(",")
+    if args.reference:
+        for table in tables:
+            r = reference_fidelity(table, settings, args.data)
+            print(f"{table:<9} real train rows vs test: shape {r['shape']:.3f}  trend {r['trend']:.3f}")
+        return
     configs = args.configs.split(",")
     bad = [c for c in configs if c not in CONFIGS]
     if bad or not tables:

@@ -154,3 +154,12 @@ def test_real_tables_have_the_readme_sizes():
     for name in uci.available():
         train, test = uci.train_test(name)
         assert (len(train), len(test)) == sizes[name], name
+
+
+def test_reference_fidelity_of_real_rows_is_printed(raw_root):
+    cmd = [sys.executable, "bench/tabular.py", "--preset", "tiny", "--tables", "adult", "--data", str(raw_root),
+           "--reference"]
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    shape, trend = (float(v) for v in result.stdout.split("shape")[1].split("trend"))
+    assert 0.5 < shape <= 1 and 0.5 < trend <= 1  # 64 real rows against 60 test rows of the same distribution
