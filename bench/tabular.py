@@ -227,6 +227,30 @@ def format_summary(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def format_markdown(rows: list[dict]) -> str:
+    """The reproduction table of docs/results.md: published numbers beside ours, per table."""
+    configs = list(dict.fromkeys(r["config"] for r in rows))
+    head = ["table", "published learned", "published linear"] + [f"{c} (mean ± std)" for c in configs] + [
+        "verdict vs linear", "Shape / Trend"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for table in dict.fromkeys(r["table"] for r in rows):
+        mine = {r["config"]: r for r in rows if r["table"] == table}
+        published = uci.PUBLISHED.get(table, (None, None))
+        cells = [table] + [f"{v:.3f}" if v is not None else "—" for v in published]
+        cells += [f"{mine[c]['mean']:.3f} ± {mine[c]['std']:.3f}" if c in mine else "—" for c in configs]
+        base = mine.get("linear")
+        verdicts = []
+        for c, r in mine.items():
+            if c != "linear" and base is not None:
+                gap = r["mean"] - base["mean"]
+                kind = "no overlap" if r["max"] < base["min"] or r["min"] > base["max"] else "overlap"
+                verdicts.append(f"{c}: {gap:+.3f} ({kind})")
+        cells.append("; ".join(verdicts) or "—")
+        cells.append(", ".join(f"{c} {r['shape']:.3f}/{r['trend']:.3f}" for c, r in mine.items()))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _load(path: Path) -> list[dict]:
     return json.loads(path.read_text()) if path.is_file() else []
 
@@ -253,11 +277,13 @@ def main(argv=None) -> None:
     p.add_argument("--out", type=Path, default=Path("bench/results/tabular.json"),
                    help="JSON file of per-run records; runs already in it are skipped")
     p.add_argument("--summary", action="store_true", help="only print the summary of --out")
+    p.add_argument("--markdown", action="store_true", help="with --summary: the docs/results.md table")
     p.add_argument("--reference", action="store_true",
                    help="only print Shape/Trend of real train rows against the test split, per table")
     args = p.parse_args(argv)
     if args.summary:
-        print(format_summary(summarize(_load(args.out))))
+        rows = summarize(_load(args.out))
+        print(format_markdown(rows) if args.markdown else format_summary(rows))
         return
     settings = PRESETS[args.preset]
     overrides = {k: v for k, v in (("steps", args.steps), ("num_bins", args.num_bins)) if v is not None}

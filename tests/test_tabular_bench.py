@@ -140,6 +140,10 @@ def test_benchmark_runs_on_a_tiny_slice_and_resumes(raw_root, tmp_path):
     again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert "0 run(s) to do (4 already in" in again.stdout
     assert len(json.loads(out.read_text())) == 4
+    table = subprocess.run([sys.executable, "bench/tabular.py", "--summary", "--markdown", "--out", str(out)],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300).stdout
+    assert "| adult | 13.152 | 13.186 |" in table and "| magic | 12.471 | 12.611 |" in table
+    assert table.count("learned: ") == 2  # one verdict per table against its linear runs
     figures = subprocess.run([sys.executable, "bench/tabular_figures.py", str(out), "--out", str(tmp_path / "fig")],
                              cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert figures.returncode == 0, figures.stderr
