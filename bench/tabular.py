@@ -6,7 +6,8 @@ split is never used for selection), then report on the test split the exact NELB
 loss along one schedule order per row; nats), Shape/Trend fidelity of generated rows, and the learned
 column order. Results go to a JSON file; ``--summary`` prints the table of an existing file.
 
-    python bench/tabular.py --preset reduced --out bench/results/tabular-reduced.json   # ~30 min, 2 cores
+    python bench/tabular.py --preset reduced --out bench/results/tabular-reduced.json   # ~35 min, 2 cores
+    python bench/tabular.py --preset long --configs linear,learned --out bench/results/tabular-long.json
     python bench/tabular.py --preset full --out bench/results/tabular-full.json         # GPU
 """
 
@@ -63,6 +64,7 @@ class Settings:
 
 PRESETS = {
     "reduced": Settings(),
+    "long": Settings(steps=1500, schedule_delay=500, eval_every=250),  # ~1 h on 2 cores, linear + learned
     "full": Settings(steps=8000, batch_size=512, schedule_delay=2000, eval_every=500, val_rows=2000,
                      test_rows=None, sample_rows=10000, device="auto"),
     "tiny": Settings(steps=20, batch_size=16, schedule_delay=5, eval_every=10, val_rows=32, max_train=256,
