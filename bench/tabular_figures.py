@@ -20,7 +20,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-COLORS = {"linear": "#7f7f7f", "learned-continuous": "#ff7f0e", "learned": "#1f77b4"}
+COLORS = {"linear": "#7f7f7f", "learned-continuous": "#ff7f0e", "learned": "#1f77b4", "learned-k8": "#2ca02c"}
 
 
 def nelbo_figure(records: list[dict], path: Path) -> None:

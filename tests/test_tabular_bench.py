@@ -113,6 +113,17 @@ def test_bins_are_fitted_on_train_and_applied_to_test():
     assert decoder["edges"] == [0, 24, 49, 74, 99] and np.bincount(codes_train).tolist() == [24, 25, 25, 26]
 
 
+def test_every_configuration_makes_the_same_forward_passes():
+    sys.path.insert(0, str(ROOT / "bench"))
+    import tabular
+
+    settings = tabular.PRESETS["reduced"]
+    configs = {name: tabular._train_config("adult", name, 0, settings) for name in tabular.CONFIGS}
+    assert {c.batch_size * c.K for c in configs.values()} == {settings.batch_size * settings.K}
+    assert configs["learned-k8"].K == 8 and configs["learned-continuous"].estimator == "continuous"
+    assert configs["linear"].schedule == "linear" and configs["learned"].estimator == "discrete"
+
+
 def test_unknown_table_and_missing_files_are_named(tmp_path):
     with pytest.raises(ValueError, match="unknown table 'news'"):
         uci.load_table("news", tmp_path)
