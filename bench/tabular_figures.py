@@ -54,7 +54,7 @@ def order_figure(records: list[dict], table: str, path: Path) -> None:
     mean_rank = np.mean([r["expected_rank"] for r in runs[key]], 0)
     order = np.argsort(mean_rank)
     middle = (len(columns) + 1) / 2  # every column's expected step under a shared schedule
-    fig, ax = plt.subplots(figsize=(6.0, 0.28 * len(columns) + 1.2))
+    fig, ax = plt.subplots(figsize=(7.6, 0.28 * len(columns) + 1.2))
     for j, (config, rs) in enumerate(runs.items()):
         ranks = np.array([r["expected_rank"] for r in rs])[:, order]  # [seeds, L], steps from 1
         y = np.arange(len(columns)) + (j - (len(runs) - 1) / 2) * 0.3
@@ -68,7 +68,7 @@ def order_figure(records: list[dict], table: str, path: Path) -> None:
     ax.invert_yaxis()
     ax.set_xlabel("expected decoding step (1 = first)", fontsize=8)
     ax.set_title(f"{table}: learned column order (mean over seeds; dots are seeds)", fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: never over the data
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
