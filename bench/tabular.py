@@ -6,7 +6,7 @@ split is never used for selection), then report on the test split the exact NELB
 loss along one schedule order per row; nats), Shape/Trend fidelity of generated rows, and the learned
 column order. Results go to a JSON file; ``--summary`` prints the table of an existing file.
 
-    python bench/tabular.py --preset reduced --out bench/results/tabular-reduced.json   # ~35 min, 2 cores
+    python bench/tabular.py --preset reduced --out bench/results/tabular-reduced.json   # ~31 min, 2 cores
     python bench/tabular.py --preset long --configs linear,learned --out bench/results/tabular-long.json
     python bench/tabular.py --preset full --out bench/results/tabular-full.json         # GPU
 """
