@@ -167,38 +167,27 @@ def run_all(tables, configs, seeds, settings: Settings, root=None, jobs: int = 1
     todo = [task for task in tasks if task not in done]
     log(f"{len(todo)} run(s) to do ({len(tasks) - len(todo)} already in {out}), {jobs} job(s)")
     start = time.perf_counter()
-    with ProcessPoolExecutor(jobs) if jobs > 1 else _Inline() as pool:
-        futures = [pool.submit(run_one, t, c, s, settings, root, threads) for t, c, s in todo]
-        for i, future in enumerate(futures, 1):
-            record = {**future.result(), "settings": asdict(settings)}
-            records.append(record)
-            if out:
-                _save(out, records)
-            log(f"[{i}/{len(todo)}] {record['table']:<9} {record['config']:<19} seed {record['seed']}: "
-                f"test {record['test_nelbo']:.3f}±{record['test_se']:.3f}  best step {record['best_step']}  "
-                f"{record['wall_s']:.0f} s  (elapsed {time.perf_counter() - start:.0f} s)")
+    for i, result in enumerate(_results(todo, settings, root, jobs, threads), 1):
+        record = {**result, "settings": asdict(settings)}
+        records.append(record)
+        if out:
+            _save(out, records)
+        log(f"[{i}/{len(todo)}] {record['table']:<9} {record['config']:<19} seed {record['seed']}: "
+            f"test {record['test_nelbo']:.3f}±{record['test_se']:.3f}  best step {record['best_step']}  "
+            f"{record['wall_s']:.0f} s  (elapsed {time.perf_counter() - start:.0f} s)")
     return records
 
 
-class _Inline:
-    """``ProcessPoolExecutor``'s interface, running each call lazily in this process (``jobs == 1``)."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def submit(self, fn, *args):
-        return _Lazy(lambda: fn(*args))
-
-
-class _Lazy:
-    def __init__(self, call):
-        self.call = call
-
-    def result(self):
-        return self.call()
+def _results(todo, settings: Settings, root, jobs: int, threads: int):
+    """Run records in ``todo`` order: in this process, or in ``jobs`` worker processes."""
+    if jobs == 1:
+        for t, c, s in todo:
+            yield run_one(t, c, s, settings, root, threads)
+        return
+    with ProcessPoolExecutor(jobs) as pool:
+        futures = [pool.submit(run_one, t, c, s, settings, root, threads) for t, c, s in todo]
+        for future in futures:
+            yield future.result()
 
 
 def summarize(records: list[dict]) -> list[dict]:
@@ -225,8 +214,8 @@ def format_summary(rows: list[dict]) -> str:
         base = next((b for b in rows if b["table"] == r["table"] and b["config"] == "linear"), None)
         verdict = ""
         if base is not None and r is not base and min(r["seeds"], base["seeds"]) > 1:
-            verdict = ("better, no overlap" if r["max"] < base["min"] else
-                       "worse, no overlap" if r["min"] > base["max"] else "overlapping")
+            verdict = "overlapping" if _overlap(r, base) else (
+                "better, no overlap" if r["mean"] < base["mean"] else "worse, no overlap")
         lines.append(f"{r['table']:<9} {r['config']:<19} {r['seeds']:>5} {r['mean']:>14.3f} ± {r['std']:<5.3f} "
                      f"{r['shape']:>6.3f} {r['trend']:>6.3f} {r['wall_s']:>7.0f}  {verdict}")
     return "\n".join(lines)
@@ -247,13 +236,17 @@ def format_markdown(rows: list[dict]) -> str:
         verdicts = []
         for c, r in mine.items():
             if c != "linear" and base is not None:
-                gap = r["mean"] - base["mean"]
-                kind = "no overlap" if r["max"] < base["min"] or r["min"] > base["max"] else "overlap"
-                verdicts.append(f"{c}: {gap:+.3f} ({kind})")
+                kind = "overlap" if _overlap(r, base) else "no overlap"
+                verdicts.append(f"{c}: {r['mean'] - base['mean']:+.3f} ({kind})")
         cells.append("; ".join(verdicts) or "—")
         cells.append(", ".join(f"{c} {r['shape']:.3f}/{r['trend']:.3f}" for c, r in mine.items()))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    """Whether two summary rows' seed ranges [min, max] overlap."""
+    return not (a["max"] < b["min"] or a["min"] > b["max"])
 
 
 def _load(path: Path) -> list[dict]:

@@ -486,7 +486,13 @@ def load_adult_frame() -> pd.DataFrame:
     """The raw UCI Adult training file as a DataFrame with the standard column names."""
     path = resources.files("core").joinpath("datasets", "adult.data.gz")
     with path.open("rb") as raw, gzip.open(raw, "rt") as f:
-        return pd.read_csv(f, header=None, names=ADULT_COLUMNS, skipinitialspace=True, na_values=["?"])
+        return read_adult_csv(f)
+
+
+def read_adult_csv(f, skiprows: int = 0) -> pd.DataFrame:
+    """An Adult file in the UCI layout (no header, ", " separators, ``?`` for missing) as a DataFrame."""
+    return pd.read_csv(f, header=None, names=ADULT_COLUMNS, skipinitialspace=True, na_values=["?"],
+                       skiprows=skiprows)
 
 
 def table_from_dataframe(df: pd.DataFrame, name: str = "table", max_categories: int = 64, num_bins: int = 8,

@@ -43,9 +43,6 @@ class TableSpec:
     drop_first_record: bool = False  # magic: TabDiff's header="infer" eats the first record
 
 
-ADULT_COLUMNS = ("age", "workclass", "fnlwgt", "education", "education-num", "marital-status", "occupation",
-                 "relationship", "race", "sex", "capital-gain", "capital-loss", "hours-per-week",
-                 "native-country", "income")
 MAGIC_COLUMNS = ("Length", "Width", "Size", "Conc", "Conc1", "Asym", "M3Long", "M3Trans", "Alpha", "Dist",
                  "class")
 SHOPPERS_COLUMNS = ("Administrative", "Administrative_Duration", "Informational", "Informational_Duration",
@@ -61,7 +58,7 @@ DEFAULT_COLUMNS = ("LIMIT_BAL", "SEX", "EDUCATION", "MARRIAGE", "AGE") + PAY + B
 
 TABLES = {
     "adult": TableSpec(
-        files=("adult/adult.data", "adult/adult.test"), columns=ADULT_COLUMNS,
+        files=("adult/adult.data", "adult/adult.test"), columns=tuple(data.ADULT_COLUMNS),
         numerical=("age", "fnlwgt", "education-num", "capital-gain", "capital-loss", "hours-per-week"),
         categorical=("workclass", "education", "marital-status", "occupation", "relationship", "race", "sex",
                      "native-country"),
@@ -124,8 +121,7 @@ def read_raw(name: str, root: str | Path | None = None) -> tuple[pd.DataFrame, p
 def _read_adult(path: Path, skip_first: bool = False) -> pd.DataFrame:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt") as f:
-        df = pd.read_csv(f, header=None, names=list(ADULT_COLUMNS), skipinitialspace=True, na_values=["?"],
-                         skiprows=1 if skip_first else 0)
+        df = data.read_adult_csv(f, skiprows=1 if skip_first else 0)
     df["income"] = df["income"].str.rstrip(".")  # the test file writes "<=50K."
     return df
 
