@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import torch
 
-from core import rng
+from core import limits, rng
 from core.schedules import Schedule, check_exponents
 
 EXACT_ENTROPY_MAX_L = 8
@@ -63,24 +63,73 @@ def expected_rank(w: torch.Tensor) -> torch.Tensor:
 
 
 def rank_std(w: torch.Tensor) -> torch.Tensor:
-    """Standard deviation of each position's decode step, exact for Plackett–Luce (O(L^3)).
+    """Standard deviation of each position's decode step, exact for Plackett–Luce, in O(L^2) memory.
 
-    rank_i = 1 + sum_j B_j with B_j = 1{j before i}; the covariance of B_j and B_k needs
-    P(i last among {i, j, k}), which has a closed form.
+    ``rank_i = 1 + sum_{j != i} B_j`` with ``B_j = 1{j before i}``, so
+    ``Var(rank_i) = sum_j Var(B_j) + sum_{j != k} Cov(B_j, B_k)``. With exponential clocks
+    (``-log tau_l ~ Exp(w_l)``, decoded in increasing order), inclusion–exclusion over the events "i before
+    j" and "i before k" gives ``P(j and k both before i) = 1 - q_ij - q_ik + w_i / (w_i + w_j + w_k)`` with
+    ``q_ij = w_i / (w_i + w_j) = P(i before j)``, hence ``Cov(B_j, B_k) = w_i / (w_i + w_j + w_k) - q_ij q_ik``.
+    The triple sum is taken over chunks of ``i`` (time O(L^3)); refused above ``RANK_STD_EXACT_MAX_L``
+    (use :func:`rank_spread`, which switches to a sampled estimate there).
     """
-    w = check_exponents(w).double()
-    pb = w[None, :] / (w[:, None] + w[None, :])  # pb[i, j] = P(j before i)
-    wi, wj, wk = w[:, None, None], w[None, :, None], w[None, None, :]
-    total = wi + wj + wk
-    both = wj / total * wk / (wk + wi) + wk / total * wj / (wj + wi)  # P(j and k before i)
-    cov = both - pb[:, :, None] * pb[:, None, :]  # [i, j, k]
+    w = check_exponents(w).double().cpu()
     L = w.numel()
-    eye = torch.eye(L, dtype=torch.bool)
-    keep = ~(eye[:, :, None] | eye[:, None, :])  # j != i and k != i
-    jk_same = eye[None, :, :].expand(L, L, L)
-    cov = torch.where(jk_same, (pb * (1 - pb))[:, :, None].expand(L, L, L), cov)
-    var = (cov * keep).sum((1, 2))
+    if L > limits.RANK_STD_EXACT_MAX_L:
+        raise ValueError(f"the exact rank spread is computed for at most {limits.RANK_STD_EXACT_MAX_L} "
+                         f"positions (O(L^3) time), got {L}; use rank_spread for a sampled estimate")
+    q = w[:, None] / (w[:, None] + w[None, :])  # q[i, j] = P(i before j)
+    q.fill_diagonal_(0.0)
+    p = (1.0 - q).fill_diagonal_(0.0)  # p[i, j] = P(j before i)
+    var_b = (p * (1 - p)).sum(1)  # sum_j Var(B_j)
+    cross_q = q.sum(1) ** 2 - (q * q).sum(1)  # sum_{j != k} q_ij q_ik
+    var = var_b + _triple_sum(w) - cross_q
     return var.clamp_min(0).sqrt().float()
+
+
+def _triple_sum(w: torch.Tensor) -> torch.Tensor:
+    """``sum_{j != k; j, k != i} w_i / (w_i + w_j + w_k)`` for every ``i``: ``[L]``, chunked over ``i`` so
+    that at most about 2^22 float64 values exist at once."""
+    L = w.numel()
+    chunk = max(1, (1 << 22) // (L * L))
+    out = torch.empty(L, dtype=torch.float64)
+    buffer = torch.empty(min(chunk, L), L, L, dtype=torch.float64)  # reused: in-place ops only
+    for start in range(0, L, chunk):
+        wi = w[start:start + chunk, None]  # [c, 1]
+        b = buffer[:wi.shape[0]]
+        torch.add((wi + w[None, :])[:, :, None], w[None, None, :], out=b)  # w_i + w_j + w_k
+        full = b.reciprocal_().sum((1, 2)) * wi[:, 0]  # all j, k
+        # remove j = i or k = i (both: 1/3; one of them: 2 sum_{k != i} w_i / (2 w_i + w_k)) and j = k != i
+        one = (wi / (2 * wi + w[None, :])).sum(1) - 1.0 / 3.0
+        same = (wi / (wi + 2 * w[None, :])).sum(1) - 1.0 / 3.0
+        out[start:start + chunk] = full - 1.0 / 3.0 - 2 * one - same
+    return out
+
+
+def rank_spread(w: torch.Tensor, generator: torch.Generator | None = None,
+                n_samples: int = 4096) -> tuple[torch.Tensor, float]:
+    """``(std [L], stderr)``: the exact :func:`rank_std` (stderr 0) up to ``RANK_STD_EXACT_MAX_L``
+    positions, else the standard deviation of the ranks in sampled orders (as many as
+    ``limits.ORDER_SAMPLE_CELLS`` allows, drawn in chunks) with the largest standard error of those
+    estimates, ``max std / sqrt(2 (n - 1))``."""
+    w = check_exponents(w)
+    L = w.numel()
+    if L <= limits.RANK_STD_EXACT_MAX_L:
+        return rank_std(w), 0.0
+    n = limits.orders_to_sample(L, n_samples)
+    total = torch.zeros(L, dtype=torch.float64)
+    squares = torch.zeros(L, dtype=torch.float64)
+    for size in _chunks(n, max(1, (1 << 20) // L)):
+        ranks = ranks_of(sample_orders(w, size, generator)).double()  # [size, L]
+        total += ranks.sum(0)
+        squares += (ranks * ranks).sum(0)
+    mean = total / n
+    std = ((squares / n - mean * mean) * n / (n - 1)).clamp_min(0).sqrt()
+    return std.float(), float(std.max() / math.sqrt(2 * (n - 1)))
+
+
+def _chunks(n: int, size: int) -> list[int]:
+    return [min(size, n - start) for start in range(0, n, size)]
 
 
 def most_likely_order(w: torch.Tensor) -> torch.Tensor:
@@ -96,13 +145,15 @@ def order_entropy(
     exact: bool | None = None,
 ) -> Estimate:
     """Entropy of the order distribution in nats: exact for ``L <= 8`` (or when ``exact``), else Monte
-    Carlo over ``n_samples`` orders with its standard error."""
+    Carlo over ``n_samples`` orders (fewer for long sequences: ``limits.orders_to_sample``) with its
+    standard error."""
     w = check_exponents(w)
     if exact is None:
         exact = w.numel() <= EXACT_ENTROPY_MAX_L
     if exact:
         logp = order_log_prob(w.double(), all_orders(w.numel()))
         return Estimate(float(-(logp.exp() * logp).sum()), 0.0)
+    n_samples = limits.orders_to_sample(w.numel(), n_samples)
     logp = order_log_prob(w.double(), sample_orders(w, n_samples, generator))
     return Estimate(float(-logp.mean()), float(logp.std() / math.sqrt(n_samples)))
 
@@ -155,18 +206,18 @@ def expected_kendall_tau(precedence: torch.Tensor, reference_order) -> float:
 
 
 def group_precedence(precedence: torch.Tensor, groups: list[list[int]]) -> float:
-    """Mean P(i before j) over pairs with i in an earlier reference group than j (random = 0.5)."""
-    pairs = [
-        (i, j)
-        for a, early in enumerate(groups)
-        for late in groups[a + 1 :]
-        for i in early
-        for j in late
-    ]
-    if not pairs:
+    """Mean P(i before j) over pairs with i in an earlier reference group than j (random = 0.5).
+
+    Positions in no group are left out; computed with an ``[L, L]`` mask, never a list of pairs."""
+    L = precedence.shape[0]
+    group_of = torch.full((L,), -1, dtype=torch.long)
+    for a, members in enumerate(groups):
+        group_of[torch.as_tensor(list(members), dtype=torch.long)] = a
+    inside = group_of >= 0
+    earlier = (group_of[:, None] < group_of[None, :]) & inside[:, None] & inside[None, :]  # [L, L]
+    if not bool(earlier.any()):
         raise ValueError("groups must contain at least two non-empty groups")
-    idx_i, idx_j = zip(*pairs)
-    return float(precedence[list(idx_i), list(idx_j)].mean())
+    return float(precedence[earlier].double().mean())
 
 
 # --- any schedule: estimates from sampled masking times ------------------------------------------

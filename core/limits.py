@@ -1,0 +1,166 @@
+"""The table of limits: every bound on work that untrusted content (an uploaded or Hub checkpoint, a CSV, a
+query string, a widget) can drive, declared once and checked before anything is allocated.
+
+The loader (``core.checkpoint``), the task and table builders (``core.data``), the scorers
+(``core.quality``), the CLIs and the app's widgets and pages all read their bounds from here, so a value one
+of them accepts is a value the others can handle. The check functions raise ``ValueError`` with a message
+that names the value, the bound and what to do instead; they never allocate.
+
+Costs are estimated in multiply-adds of the denoiser (:func:`forward_cost`); ``PAGE_COST`` is what one page
+may spend on a 2-core server shared by a classroom (about a few seconds of one core), and work beyond it is
+refused with a message, never started.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+
+# --- checkpoint files -----------------------------------------------------------------------------------
+MAX_CONFIG_BYTES = 1 << 20  # config.json
+MAX_WEIGHTS_BYTES = 256 << 20  # model.safetensors
+MAX_METRICS_BYTES = 16 << 20  # metrics.json
+MAX_HEADER_BYTES = 16 << 20  # the safetensors JSON header
+MAX_TENSORS = 10_000
+
+# --- upload archives (the Train page's zip) ----------------------------------------------------------------
+MAX_ZIP_BYTES = MAX_WEIGHTS_BYTES + MAX_CONFIG_BYTES + MAX_METRICS_BYTES + (1 << 20)
+MAX_ZIP_MEMBERS = 16
+MAX_UPLOAD_FILES = 3  # config.json, model.safetensors, metrics.json
+
+# --- models (ModelConfig and DataMeta) ------------------------------------------------------------------
+MAX_POSITIONS = 4096  # sequence length L
+MAX_CATEGORIES = 4096  # categories per position (vocabulary size V)
+MAX_D_MODEL = 2048
+MAX_LAYERS = 48
+MAX_HEADS = 64
+MAX_PARAMS = 50_000_000  # 200 MB of float32: the weights limit above, with room
+MAX_NAME_CHARS = 200  # a position name or a category name in config.json
+MAX_TEXT_PARAM_CHARS = 4096  # a string parameter of a task (e.g. adult's column list)
+
+# --- built-in tasks (core.data) ---------------------------------------------------------------------------
+TASK_MAX_N = 512  # pairs / lookup / majority / parity: n free positions, 2n in all
+TASK_MAX_V = 64  # pairs / lookup: values per position
+TASK_MAX_DIGITS = 15  # addition: digits per operand
+TASK_MAX_WORD_LENGTH = 15
+TASK_MAX_ROWS = 1_000_000  # num_train + num_heldout
+TASK_MAX_CELLS = 1 << 23  # rows x positions of one generated dataset (64 MB of int64)
+MAX_SEED = 2**63 - 1
+
+# --- tables (CSV uploads and table_from_dataframe) -------------------------------------------------------
+CSV_MAX_BYTES = 50 << 20
+CSV_MAX_ROWS = 1_000_000
+CSV_MAX_COLUMNS = 128
+CSV_MAX_CELLS = 1 << 23  # rows x columns
+CSV_MAX_CATEGORIES = 256  # distinct values of one categorical column (max_categories may be lower)
+CSV_MAX_BINS = 64
+CSV_NAME_CHARS = 40  # column and category names are shortened to this many characters in config.json
+
+# --- order statistics (core.orders) --------------------------------------------------------------------
+RANK_STD_EXACT_MAX_L = 512  # exact rank spread: O(L^3) time, O(L^2) memory; above it a sampled estimate
+ORDER_SAMPLE_CELLS = 1 << 22  # orders x positions drawn for a Monte Carlo statistic (entropy, spread)
+MAX_PLOT_CELLS = 256 * 256  # cells of an L x L figure (precedence heatmap); larger ones are not drawn
+MAX_PLOT_CURVES = 512  # one curve or bar per position (alpha curves, exponent bars, rank spread)
+
+# --- decoding and scoring (core.sample, core.quality, the Compare page) ------------------------------------
+MAX_SAMPLES = 100_000  # samples per call of the sampler
+PAGE_COST = 2e9  # multiply-adds of the denoiser one page request may spend (a few core-seconds)
+CLI_COST = 1e13  # the same for a command line run, which the user started on purpose
+MAX_SCORE_ROWS = 512  # held-out sequences scored per policy
+
+# --- training (the Train page and core.train) -------------------------------------------------------------
+TRAIN_MAX_STEPS = 100_000
+TRAIN_MAX_BATCH = 256
+TRAIN_MAX_K = 8
+TRAIN_MAX_EVAL_SIZE = 512
+TRAIN_MAX_POSITIONS = 1024  # sequence length of a run trained on the server
+TRAIN_MAX_D_MODEL = 128  # the Train page's widest model
+TRAIN_MAX_LAYERS = 4
+CONCURRENT_RUNS_ENV = "ORDERLAB_MAX_CONCURRENT_RUNS"
+
+
+def max_concurrent_runs() -> int:
+    """Training runs the server advances at once (more wait in a queue): one per CPU core by default,
+    or ``$ORDERLAB_MAX_CONCURRENT_RUNS``."""
+    raw = os.environ.get(CONCURRENT_RUNS_ENV, "")
+    if raw.strip().isdigit() and int(raw) >= 1:
+        return int(raw)
+    return max(1, os.cpu_count() or 1)
+
+
+# --- checks ---------------------------------------------------------------------------------------------
+
+
+def is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_int(name: str, value, lo: int, hi: int) -> int:
+    """``value`` as an int in ``lo..hi``, else ValueError naming ``name`` and the bounds."""
+    if not is_int(value) or not lo <= value <= hi:
+        raise ValueError(f"{name} must be an int in {lo}..{hi:,}, got {_short(value)}")
+    return int(value)
+
+
+def check_cells(what: str, rows: int, columns: int, limit: int) -> None:
+    """Refuse a ``rows x columns`` table over ``limit`` cells before it is built."""
+    if rows * columns > limit:
+        raise ValueError(f"{what} would have {rows:,} rows x {columns:,} positions = {rows * columns:,} "
+                         f"cells; at most {limit:,} are allowed")
+
+
+def forward_cost(model_config, batch: int) -> float:
+    """Multiply-adds of one denoiser forward pass on ``[batch, L]`` (attention included), plus a fixed
+    per-call overhead so that many tiny passes are not counted as free."""
+    L, d, layers, V = model_config.length, model_config.d_model, model_config.n_layers, model_config.vocab_size
+    per_token = layers * (12 * d * d + 2 * L * d) + d * (V + 1)
+    return batch * L * per_token + 2e5 * layers
+
+
+def decode_cost(model_config, samples: int, steps: int | None = None) -> float:
+    """Cost of decoding ``samples`` sequences in ``steps`` forward passes (default: one per position)."""
+    steps = model_config.length if steps is None else steps
+    return steps * forward_cost(model_config, samples)
+
+
+def score_cost(model_config, rows: int, n_orders: int, n_samples: int, policies: int) -> float:
+    """Cost of ``core.quality.compare_policies``: per policy, the teacher-forced order NLL (``L`` prefix
+    states of ``rows x n_orders`` sequences), an adaptive teacher-forced pass, and ``n_samples`` samples."""
+    L = model_config.length
+    per_policy = (forward_cost(model_config, rows * n_orders * L) + decode_cost(model_config, rows)
+                  + decode_cost(model_config, n_samples))
+    return policies * per_policy
+
+
+def check_cost(what: str, cost: float, budget: float = PAGE_COST) -> None:
+    """Refuse work whose estimated cost exceeds ``budget`` (a page's, by default)."""
+    if cost > budget:
+        raise ValueError(f"{what} would take about {cost / budget:,.0f}x the {_budget_name(budget)} "
+                         f"({cost:.2g} multiply-adds > {budget:.2g}); not computed")
+
+
+def orders_to_sample(L: int, wanted: int, cells: int = ORDER_SAMPLE_CELLS) -> int:
+    """How many orders of ``L`` positions a Monte Carlo statistic may draw: ``wanted``, fewer for long
+    sequences so that ``orders x L <= cells`` (at least 64)."""
+    return int(max(64, min(wanted, cells // max(1, L))))
+
+
+def plot_positions_ok(L: int) -> bool:
+    """Whether an ``L x L`` figure is small enough to draw."""
+    return L * L <= MAX_PLOT_CELLS
+
+
+def _budget_name(budget: float) -> str:
+    return "budget of one page" if budget == PAGE_COST else "budget"
+
+
+def _short(value, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def describe() -> list[tuple[str, object]]:
+    """The table as (name, value) rows, for documentation and the README."""
+    return [(k, v) for k, v in globals().items() if k.isupper() and isinstance(v, (int, float))
+            and not isinstance(v, bool)]
+
