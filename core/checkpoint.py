@@ -19,6 +19,8 @@ import safetensors.torch
 import torch
 from torch import nn
 
+from core import atomic
+from core import limits
 from core.data import DataMeta
 from core.model import Denoiser, ModelConfig
 from core.schedules import (
@@ -36,11 +38,13 @@ FORMAT = "orderlab-checkpoint"
 VERSION = 1
 CONFIG_NAME, WEIGHTS_NAME, METRICS_NAME = "config.json", "model.safetensors", "metrics.json"
 HUB_FILES = [CONFIG_NAME, WEIGHTS_NAME, METRICS_NAME]
-MAX_CONFIG_BYTES = 1 << 20  # 1 MB
-MAX_WEIGHTS_BYTES = 512 << 20  # 512 MB
-MAX_METRICS_BYTES = 16 << 20
-MAX_HEADER_BYTES = 16 << 20
-MAX_TENSORS = 10_000
+STATE_NAME = "training_state.safetensors"  # optimizer and RNG state for --resume (core/train.py)
+OWN_FILES = frozenset(HUB_FILES + [STATE_NAME])  # a save replaces these; other files in the folder stay
+MAX_CONFIG_BYTES = limits.MAX_CONFIG_BYTES  # every bound comes from core/limits.py
+MAX_WEIGHTS_BYTES = limits.MAX_WEIGHTS_BYTES
+MAX_METRICS_BYTES = limits.MAX_METRICS_BYTES
+MAX_HEADER_BYTES = limits.MAX_HEADER_BYTES
+MAX_TENSORS = limits.MAX_TENSORS
 # bytes per element of the safetensors dtypes
 ITEMSIZE = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
             "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
@@ -98,22 +102,21 @@ def unwrap(module: nn.Module) -> nn.Module:
 
 
 def save(model: Denoiser, schedule: Schedule, data_meta: DataMeta, config: dict, directory,
-         metrics: dict | None = None) -> Path:
-    """Write ``config.json``, ``model.safetensors`` and (if given) ``metrics.json`` into ``directory``."""
+         metrics: dict | None = None, extra_files: dict[str, bytes] | None = None) -> Path:
+    """Write ``config.json``, ``model.safetensors``, ``metrics.json`` (if given) and ``extra_files`` into
+    ``directory``, atomically (:mod:`core.atomic`): it holds the previous save or this one, never a mix."""
     model, schedule = unwrap(model), unwrap(schedule)
     header = {"format": FORMAT, "version": VERSION, "model": asdict(model.config),
               "schedule": schedule_spec(schedule), "data": data_meta.to_dict(), "train": config}
     config_text = _dumps(header, CONFIG_NAME, allow_nan=False)
     _parse_config(config_text.encode())  # never write a checkpoint that load() would refuse
     tensors = {**_cpu_state(model, "model."), **_cpu_state(schedule, "schedule.")}
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    # save() to bytes, not save_file(): the file then gets the usual permissions (save_file makes it 0600)
-    (directory / WEIGHTS_NAME).write_bytes(safetensors.torch.save(tensors, metadata={"format": "pt"}))
-    (directory / CONFIG_NAME).write_text(config_text)
+    files = {WEIGHTS_NAME: safetensors.torch.save(tensors, metadata={"format": "pt"}),
+             CONFIG_NAME: config_text.encode()}
     if metrics is not None:
-        (directory / METRICS_NAME).write_text(_dumps(metrics, METRICS_NAME, allow_nan=True))
-    return directory
+        files[METRICS_NAME] = _dumps(metrics, METRICS_NAME, allow_nan=True).encode()
+    # one swap for all files: a kill at any moment leaves the previous checkpoint or this one, never a mix
+    return atomic.write_folder(directory, {**files, **(extra_files or {})}, replaces=OWN_FILES)
 
 
 def _cpu_state(module: nn.Module, prefix: str) -> dict[str, torch.Tensor]:
@@ -163,32 +166,78 @@ def load_from_bytes(config_bytes: bytes, safetensors_bytes: bytes, metrics_bytes
     return Checkpoint(model=model, schedule=schedule, meta=meta, config=train, metrics=metrics)
 
 
+def load_from_hub(repo_id: str, revision: str | None = None, *, cache_dir=None) -> Checkpoint:
+    """Load a checkpoint from a Hugging Face Hub repo id ``owner/name`` (the app's Hub box).
+
+    Never a local path: the id is checked by the Hub's own rules first, so nothing on the server's disk
+    is looked at except the Hub download cache, and no message names a server path."""
+    repo_id = check_repo_id(repo_id)
+    directory = Path(_download(repo_id, revision, cache_dir, local_hint=False))
+    shown = f"the Hub repo {repo_id!r}"
+    missing = [name for name in (CONFIG_NAME, WEIGHTS_NAME) if not (directory / name).is_file()]
+    if missing:
+        raise ValueError(f"{shown} has no {' or '.join(missing)}; it is not an orderlab checkpoint")
+    metrics = directory / METRICS_NAME
+    ckpt = load_from_bytes(_read_file(directory / CONFIG_NAME, MAX_CONFIG_BYTES),
+                           _read_file(directory / WEIGHTS_NAME, MAX_WEIGHTS_BYTES),
+                           _read_file(metrics, MAX_METRICS_BYTES) if metrics.is_file() else None)
+    ckpt.path = f"hf://{repo_id}"
+    return ckpt
+
+
+def check_repo_id(repo_id) -> str:
+    """``repo_id`` stripped, if it is a Hub model id ``owner/name`` by the Hub's rules
+    (``huggingface_hub.utils.validate_repo_id``: letters, digits, ``-_.``, at most 96 characters per part,
+    no ``--`` or ``..``); else ValueError in one line."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    if not isinstance(repo_id, str) or not repo_id.strip():
+        raise ValueError("enter a Hugging Face Hub repo id such as owner/name")
+    repo_id = repo_id.strip()
+    shown = limits._short(repo_id)
+    if repo_id.count("/") != 1 or not repo_id.isascii() or not repo_id.isprintable():
+        raise ValueError(f"{shown} is not a Hugging Face Hub repo id: expected owner/name (letters, digits, "
+                         "'-', '_', '.'), not a path or a URL")
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError:
+        raise ValueError(f"{shown} is not a valid Hugging Face Hub repo id: owner/name with letters, digits, "
+                         "'-', '_' or '.', at most 96 characters each, no '--' or '..'") from None
+    return repo_id
+
+
 def _resolve(path_or_repo_id, revision, cache_dir) -> Path:
-    path = Path(path_or_repo_id).expanduser()
-    if path.is_dir():
-        return path
-    if path.exists():
-        raise ValueError(f"{str(path)!r} is a file; a checkpoint is a directory holding {CONFIG_NAME} and "
-                         f"{WEIGHTS_NAME}")
+    """A local checkpoint directory (command line use), else a Hub repo id downloaded to the cache."""
     name = str(path_or_repo_id)
+    try:
+        path = Path(name).expanduser()
+        if path.is_dir():
+            return path
+        exists = path.exists()
+    except (OSError, ValueError):  # e.g. a name too long for the file system, or a NUL byte
+        exists = False
+    if exists:
+        raise ValueError(f"{name!r} is a file; a checkpoint is a directory holding {CONFIG_NAME} and "
+                         f"{WEIGHTS_NAME}")
     if not REPO_ID.fullmatch(name) or ".." in name or "--" in name:
-        raise ValueError(f"{name!r} is neither a local checkpoint directory nor a Hugging Face Hub repo id "
-                         "(owner/name)")
+        raise ValueError(f"{limits._short(name)} is neither a local checkpoint directory nor a Hugging Face "
+                         "Hub repo id (owner/name)")
     return Path(_download(name, revision, cache_dir))
 
 
-def _download(repo_id: str, revision: str | None, cache_dir) -> str:
+def _download(repo_id: str, revision: str | None, cache_dir, local_hint: bool = True) -> str:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
 
+    lead = f"{repo_id!r} is not a local directory, and" if local_hint else f"{repo_id!r}:"
     try:
         return snapshot_download(repo_id, revision=revision, cache_dir=cache_dir, allow_patterns=HUB_FILES)
     except (RepositoryNotFoundError, RevisionNotFoundError) as e:
-        raise ValueError(f"{repo_id!r} is not a local directory, and the Hugging Face Hub has no such repo "
-                         f"or revision (or it is private): {type(e).__name__}") from None
+        raise ValueError(f"{lead} the Hugging Face Hub has no such repo or revision (or it is private): "
+                         f"{type(e).__name__}") from None
     except Exception as e:  # connection errors, offline mode, nothing in the local cache
-        raise ValueError(f"{repo_id!r} is not a local directory, and could not reach the Hugging Face Hub "
-                         f"to download it (offline?): {type(e).__name__}") from None
+        raise ValueError(f"{lead} could not reach the Hugging Face Hub to download it (offline?): "
+                         f"{type(e).__name__}") from None
 
 
 def _read_file(path: Path, limit: int) -> bytes:
@@ -232,7 +281,7 @@ def _parse_config(data: bytes) -> tuple[ModelConfig, dict, DataMeta, dict]:
         raise ValueError(f"{CONFIG_NAME} is not an orderlab checkpoint config (expected \"format\": \"{FORMAT}\")")
     if d.get("version") != VERSION:
         raise ValueError(f"{CONFIG_NAME} has version {d.get('version')!r}; this orderlab reads version {VERSION}")
-    model_config = _section(ModelConfig.from_dict, d, "model")
+    model_config = _section(_model_config, d, "model")
     spec = _section(lambda s: _check_schedule_spec(s, model_config.length), d, "schedule")
     meta = _section(DataMeta.from_dict, d, "data")
     if meta.num_categories != model_config.num_categories:
@@ -244,12 +293,25 @@ def _parse_config(data: bytes) -> tuple[ModelConfig, dict, DataMeta, dict]:
     return model_config, spec, meta, train
 
 
+def _model_config(d) -> ModelConfig:
+    """ModelConfig's own checks, then the bounds of core/limits.py (the table every page relies on)."""
+    config = ModelConfig.from_dict(d)
+    limits.check_int("d_model", config.d_model, 1, limits.MAX_D_MODEL)
+    limits.check_int("n_layers", config.n_layers, 1, limits.MAX_LAYERS)
+    limits.check_int("n_heads", config.n_heads, 1, limits.MAX_HEADS)
+    limits.check_int("length", config.length, 1, limits.MAX_POSITIONS)
+    limits.check_int("vocabulary size", config.vocab_size, 2, limits.MAX_CATEGORIES)
+    if config.num_params() > limits.MAX_PARAMS:
+        raise ValueError(f"model too large: {config.num_params():,} parameters > {limits.MAX_PARAMS:,}")
+    return config
+
+
 def _loads(data: bytes, what: str, allow_nan: bool = False):
     def no_constants(name):
         raise ValueError(f"{name} is not valid JSON")
 
     try:
-        text = bytes(data).decode("utf-8")
+        text = bytes(data).decode("utf-8-sig")  # a leading byte order mark is allowed
         return json.loads(text) if allow_nan else json.loads(text, parse_constant=no_constants)
     except UnicodeDecodeError:
         raise ValueError(f"{what} is not valid JSON (not UTF-8 text)") from None

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
+from core import limits
 from core.quality import compare_policies, heldout_data
 from core.sample import CHECKPOINT_HELP, POLICIES, open_checkpoint, parse_policy
 
@@ -23,13 +25,16 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         _check_positive(args)
+        if args.data is not None and not os.path.isfile(args.data):
+            raise ValueError(f"--data {args.data}: no such file")
         ckpt = open_checkpoint(args.checkpoint)
         policies = [parse_policy(p) for p in args.policies.split(",") if p.strip()]
         if not policies:
             raise ValueError("--policies is empty")
         heldout = heldout_data(ckpt.meta, args.data)[: args.max_heldout]
         scores = compare_policies(ckpt, heldout, policies, n_samples=args.n_samples, n_orders=args.n_orders,
-                                  seed=args.seed, temperature=args.temperature, k=args.k)
+                                  seed=args.seed, temperature=args.temperature, k=args.k,
+                                  budget_s=limits.CLI_SECONDS)
     except ValueError as e:
         parser.error(str(e))
     if args.json:
@@ -62,9 +67,12 @@ def _fraction(value) -> str:
 
 
 def _check_positive(args) -> None:
-    for name in ("n_samples", "n_orders", "max_heldout", "k"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    """Each count in 1..its bound in core/limits.py."""
+    bounds = {"n_samples": limits.MAX_SAMPLES, "n_orders": 64, "max_heldout": limits.TASK_MAX_ROWS,
+              "k": limits.MAX_POSITIONS}
+    for name, hi in bounds.items():
+        if not 1 <= getattr(args, name) <= hi:
+            raise ValueError(f"--{name.replace('_', '-')} must be in 1..{hi:,}, got {getattr(args, name)}")
 
 
 def _parser() -> argparse.ArgumentParser:

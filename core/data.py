@@ -17,8 +17,10 @@ Built by name with :func:`make_task`; samples are checked with :func:`check_samp
 from __future__ import annotations
 
 import copy
+import csv
 import gzip
 import inspect
+import io
 import math
 import numbers
 import re
@@ -29,13 +31,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from core import rng
+from core import limits, rng
 
-MAX_LENGTH = 4096
-MAX_CATEGORIES = 4096
-MAX_COLUMNS = 256
-MAX_ROWS = 1_000_000
-MAX_SAMPLES = 1_000_000
+# every bound comes from core/limits.py (one table for the loader, the builders, the widgets and the pages)
+MAX_LENGTH = limits.MAX_POSITIONS
+MAX_CATEGORIES = limits.MAX_CATEGORIES
+MAX_COLUMNS = limits.CSV_MAX_COLUMNS
+MAX_ROWS = limits.CSV_MAX_ROWS
+MAX_SAMPLES = limits.TASK_MAX_ROWS
 DIGIT_RAMP = " .:-=+*#%@"  # 10 shades for the 17 pixel intensities of the digits task
 
 
@@ -122,14 +125,16 @@ def _check_params(params) -> dict:
             raise ValueError(f"params keys must be strings, got {k!r}")
         if not _is_json_scalar(v):
             raise ValueError(f"params[{k!r}] must be a JSON scalar (str, int, finite float, bool, None)")
+        if isinstance(v, str) and len(v) > limits.MAX_TEXT_PARAM_CHARS:
+            raise ValueError(f"params[{k!r}] is longer than {limits.MAX_TEXT_PARAM_CHARS} characters")
     return dict(params)
 
 
 def _check_names(names, L: int) -> list[str]:
     if not isinstance(names, (list, tuple)) or len(names) != L:
         raise ValueError(f"position_names must be a list of {L} strings")
-    if not all(isinstance(n, str) for n in names):
-        raise ValueError("position_names must all be strings")
+    if not all(isinstance(n, str) and len(n) <= limits.MAX_NAME_CHARS for n in names):
+        raise ValueError(f"position_names must all be strings of at most {limits.MAX_NAME_CHARS} characters")
     if len(set(names)) != L:
         raise ValueError("position_names must be unique")
     return list(names)
@@ -184,6 +189,8 @@ def _check_decoder(d, k: int, i: int):
             raise ValueError(f"{where} must hold exactly 'categories': a list of {k} values")
         if not all(_is_json_scalar(c) and c is not None for c in cats):
             raise ValueError(f"{where} categories must be strings, numbers or booleans")
+        if any(isinstance(c, str) and len(c) > limits.MAX_NAME_CHARS for c in cats):
+            raise ValueError(f"{where} has a category name longer than {limits.MAX_NAME_CHARS} characters")
         return {"type": "categorical", "categories": list(cats)}
     return _check_numeric_decoder(d, k, where)
 
@@ -255,9 +262,7 @@ def _split(x: torch.Tensor, heldout_fraction: float, seed: int) -> tuple[torch.T
 
 
 def _check_int(name: str, value, lo: int, hi: int) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or not lo <= value <= hi:
-        raise ValueError(f"{name} must be an int in {lo}..{hi}, got {value!r}")
-    return int(value)
+    return limits.check_int(name, value, lo, hi)
 
 
 def _check_fraction(name: str, value) -> float:
@@ -278,17 +283,19 @@ def _synthetic(name: str, params: dict, x: torch.Tensor, num_train: int, V: int,
     return Dataset(train=x[:num_train], heldout=x[num_train:], meta=meta)
 
 
-def _check_sizes(num_train, num_heldout) -> int:
+def _check_sizes(num_train, num_heldout, positions: int) -> int:
+    """Rows to generate, refused before anything is drawn when rows x positions is over the limit."""
     _check_int("num_train", num_train, 1, MAX_SAMPLES)
     _check_int("num_heldout", num_heldout, 0, MAX_SAMPLES)
+    limits.check_cells("this task", num_train + num_heldout, positions, limits.TASK_MAX_CELLS)
     return num_train + num_heldout
 
 
 def pairs(seed: int = 0, n: int = 8, V: int = 2, num_train: int = 20000, num_heldout: int = 2000) -> Dataset:
     """``b_1..b_n`` uniform in Z_V, ``c_i = (b_i + b_{i+1 mod n}) mod V``; positions b's then c's."""
-    _check_int("n", n, 2, MAX_LENGTH // 2)
-    _check_int("V", V, 2, MAX_CATEGORIES)
-    total = _check_sizes(num_train, num_heldout)
+    _check_int("n", n, 2, limits.TASK_MAX_N)
+    _check_int("V", V, 2, limits.TASK_MAX_V)
+    total = _check_sizes(num_train, num_heldout, 2 * n)
     b = rng.randint(V, (total, n), rng.make_generator(seed))  # [N, n]
     x = torch.cat([b, (b + b.roll(-1, dims=1)) % V], 1)  # [N, 2n]
     params = dict(seed=seed, n=n, V=V, num_train=num_train, num_heldout=num_heldout)
@@ -304,9 +311,10 @@ def lookup(seed: int = 0, n: int = 8, V: int = 4, table_seed: int = 0, num_train
     Unlike ``pairs`` (an invertible sum, so c's-first orders are as easy as b's-first), ``T`` is not
     invertible: the b's are the only easy start, so the reference groups are the one easy order.
     """
-    _check_int("n", n, 2, MAX_LENGTH // 2)
-    _check_int("V", V, 2, 64)
-    total = _check_sizes(num_train, num_heldout)
+    _check_int("n", n, 2, limits.TASK_MAX_N)
+    _check_int("V", V, 2, limits.TASK_MAX_V)
+    _check_int("table_seed", table_seed, 0, limits.MAX_SEED)
+    total = _check_sizes(num_train, num_heldout, 2 * n)
     b = rng.randint(V, (total, n), rng.make_generator(seed))  # [N, n]
     x = torch.cat([b, lookup_table(V, table_seed)[b, b.roll(-1, dims=1)]], 1)  # [N, 2n]
     params = dict(seed=seed, n=n, V=V, table_seed=table_seed, num_train=num_train,
@@ -327,8 +335,8 @@ def majority(seed: int = 0, n: int = 8, num_train: int = 20000, num_heldout: int
     A vote is easy to count once its three bits are known; going back from votes to bits is an inference
     over overlapping, many-to-one constraints. Reference groups: the b's, then the c's.
     """
-    _check_int("n", n, 3, MAX_LENGTH // 2)
-    total = _check_sizes(num_train, num_heldout)
+    _check_int("n", n, 3, limits.TASK_MAX_N)
+    total = _check_sizes(num_train, num_heldout, 2 * n)
     b = rng.randint(2, (total, n), rng.make_generator(seed))  # [N, n]
     x = torch.cat([b, _majority3(b)], 1)  # [N, 2n]
     params = dict(seed=seed, n=n, num_train=num_train, num_heldout=num_heldout)
@@ -344,8 +352,8 @@ def _majority3(b: torch.Tensor) -> torch.Tensor:
 
 def addition(seed: int = 0, digits: int = 3, num_train: int = 20000, num_heldout: int = 2000) -> Dataset:
     """``a + b = s`` in base 10: a's digits, b's digits (most significant first), then the sum's ``digits+1``."""
-    d = _check_int("digits", digits, 1, 15)
-    total = _check_sizes(num_train, num_heldout)
+    d = _check_int("digits", digits, 1, limits.TASK_MAX_DIGITS)
+    total = _check_sizes(num_train, num_heldout, 3 * d + 1)
     x = rng.randint(10, (total, 2 * d), rng.make_generator(seed))  # [N, 2d] operand digits
     s = _to_int(x[:, :d]) + _to_int(x[:, d:])  # [N]
     x = torch.cat([x, _to_digits(s, d + 1)], 1)  # [N, 3d + 1]
@@ -362,8 +370,8 @@ def parity(seed: int = 0, n: int = 6, num_train: int = 20000, num_heldout: int =
     The reference order ``b's, p_1, p_2, ...`` is kept as a strict chain on purpose: it is the teaching case of
     an order that a position-wise schedule expresses badly (DESIGN.md §5).
     """
-    _check_int("n", n, 1, MAX_LENGTH // 2)
-    total = _check_sizes(num_train, num_heldout)
+    _check_int("n", n, 1, limits.TASK_MAX_N)
+    total = _check_sizes(num_train, num_heldout, 2 * n)
     b = rng.randint(2, (total, n), rng.make_generator(seed))  # [N, n]
     x = torch.cat([b, b.cumsum(1) % 2], 1)  # [N, 2n]
     params = dict(seed=seed, n=n, num_train=num_train, num_heldout=num_heldout)
@@ -434,7 +442,7 @@ def digits(seed: int = 0, heldout_fraction: float = 0.1) -> Dataset:
 
 def words(seed: int = 0, length: int = 5, heldout_fraction: float = 0.1) -> Dataset:
     """Lowercase a-z words of one length from the word lists shipped in the ``english-words`` package."""
-    length = _check_int("length", length, 2, 15)
+    length = _check_int("length", length, 2, limits.TASK_MAX_WORD_LENGTH)
     frac = _check_fraction("heldout_fraction", heldout_fraction)
     vocab = word_list(length)
     x = torch.tensor([[ord(ch) - ord("a") for ch in w] for w in vocab])  # [N, length]
@@ -504,12 +512,15 @@ def table_from_dataframe(df: pd.DataFrame, name: str = "table", max_categories: 
     quantile bins, with missing values in an extra bin. Constant columns carry no information and are
     dropped. Categories and bins are computed on all rows; the split is random with ``seed``.
     """
-    _check_int("max_categories", max_categories, 2, MAX_CATEGORIES)
-    _check_int("num_bins", num_bins, 2, MAX_CATEGORIES)
+    _check_int("max_categories", max_categories, 2, limits.CSV_MAX_CATEGORIES)
+    _check_int("num_bins", num_bins, 2, limits.CSV_MAX_BINS)
     frac = _check_fraction("heldout_fraction", heldout_fraction)
     _check_frame(df)
-    encoded = [(str(c), _encode_column(df[c], str(c), max_categories, num_bins)) for c in df.columns]
-    encoded = [(c, enc) for c, enc in encoded if enc is not None]
+    encoded = []  # (name, (codes, decoder)) of the non-constant columns
+    for name, column in zip(short_names([str(c) for c in df.columns]), df.columns):
+        enc = _encode_column(df[column], name, max_categories, num_bins)
+        if enc is not None:
+            encoded.append((name, (enc[0], _short_decoder(enc[1]))))
     if len(encoded) < 2:
         raise ValueError(f"the table has {len(encoded)} usable column(s); at least 2 non-constant columns "
                          "are needed")
@@ -523,14 +534,84 @@ def table_from_dataframe(df: pd.DataFrame, name: str = "table", max_categories: 
 
 
 def table_from_csv(path_or_buffer, name: str = "table", **kwargs) -> Dataset:
-    """Read a CSV (with a header row) and encode it with :func:`table_from_dataframe`."""
+    """Read a CSV (UTF-8, a byte order mark allowed, a header row of distinct names; at most
+    ``limits.CSV_MAX_BYTES``) and encode it with :func:`table_from_dataframe`."""
+    text = _csv_text(path_or_buffer)
+    _check_header(text)
     try:
-        df = pd.read_csv(path_or_buffer)
+        df = pd.read_csv(io.StringIO(text))
     except pd.errors.EmptyDataError:
         raise ValueError("the CSV file is empty (no header and no rows)") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as e:
-        raise ValueError(f"could not parse the CSV file: {e}") from None
+    except (pd.errors.ParserError, ValueError, OverflowError, MemoryError) as e:
+        raise ValueError(f"could not parse the CSV file: {_one_line(e)}") from None
     return table_from_dataframe(df, name=name, **kwargs)
+
+
+def _csv_text(path_or_buffer) -> str:
+    """The CSV as text, read with a size bound; the messages never name the file's location."""
+    try:
+        if hasattr(path_or_buffer, "read"):
+            raw = path_or_buffer.read(limits.CSV_MAX_BYTES + 1)
+        else:
+            with open(path_or_buffer, "rb") as f:
+                raw = f.read(limits.CSV_MAX_BYTES + 1)
+    except OSError as e:
+        raise ValueError(f"could not read the CSV file: {e.strerror or type(e).__name__}") from None
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8")
+    if len(raw) > limits.CSV_MAX_BYTES:
+        raise ValueError(f"the CSV file is larger than {limits.CSV_MAX_BYTES >> 20} MB")
+    try:
+        return raw.decode("utf-8-sig")  # a leading byte order mark is dropped
+    except UnicodeDecodeError as e:
+        raise ValueError(f"the CSV file is not UTF-8 text (byte {e.start:,} cannot be decoded)") from None
+
+
+def _check_header(text: str) -> None:
+    """Refuse duplicate column names, which pandas would silently rename ``a.1``."""
+    try:
+        header = next(csv.reader(io.StringIO(text[:1 << 20])), None)
+    except csv.Error as e:
+        raise ValueError(f"could not parse the CSV header: {e}") from None
+    if not header:
+        return
+    seen, duplicates = set(), []
+    for column in (c.strip() for c in header):
+        if column in seen and column not in duplicates:
+            duplicates.append(column)
+        seen.add(column)
+    if duplicates:
+        raise ValueError("the CSV header repeats the column name(s) "
+                         + ", ".join(repr(limits._short(d, 30)) for d in duplicates[:5])
+                         + "; every column needs its own name")
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split())[:300]
+
+
+def short_names(names: list[str], limit: int = limits.CSV_NAME_CHARS) -> list[str]:
+    """Names cut to ``limit`` characters (``…`` marks a cut) and kept distinct with a ``~2`` suffix, so a
+    table's config.json stays within the loader's size bound."""
+    out, used = [], set()
+    for name in names:
+        short = name if len(name) <= limit else name[:limit - 1] + "…"
+        candidate, k = short, 2
+        while candidate in used:
+            candidate, k = f"{short[:limit - 1 - len(str(k))]}~{k}", k + 1
+        used.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def _short_decoder(decoder: dict) -> dict:
+    if decoder["type"] != "categorical" or not any(isinstance(c, str) for c in decoder["categories"]):
+        return decoder
+    cats = decoder["categories"]
+    if all(not isinstance(c, str) or len(c) <= limits.CSV_NAME_CHARS for c in cats):
+        return decoder
+    texts = short_names([c if isinstance(c, str) else str(c) for c in cats])
+    return {"type": "categorical", "categories": [t if isinstance(c, str) else c for t, c in zip(texts, cats)]}
 
 
 def _check_frame(df) -> None:
@@ -542,6 +623,7 @@ def _check_frame(df) -> None:
         raise ValueError(f"the table has {len(df):,} rows; at most {MAX_ROWS:,} are supported")
     if df.shape[1] > MAX_COLUMNS:
         raise ValueError(f"the table has {df.shape[1]} columns; at most {MAX_COLUMNS} are supported")
+    limits.check_cells("the table", len(df), df.shape[1], limits.CSV_MAX_CELLS)
     names = [str(c) for c in df.columns]
     if len(set(names)) != len(names):
         raise ValueError("the table has duplicate column names")
@@ -553,7 +635,10 @@ def _encode_column(s: pd.Series, name: str, max_categories: int, num_bins: int):
     if numeric and np.isinf(s.to_numpy(dtype=float)).any():
         raise ValueError(f"column {name!r} contains infinite values")
     if numeric and s.nunique(dropna=True) > num_bins:
-        return _bin_numeric(s.to_numpy(dtype=float), num_bins)
+        x = s.to_numpy(dtype=float)
+        if len(np.unique(x[~np.isnan(x)])) > num_bins:  # distinct integers may collapse to one float64
+            return _bin_numeric(x, num_bins)
+        s = pd.Series(x)
     return _encode_categorical(s, name, numeric, max_categories)
 
 
@@ -607,6 +692,8 @@ def _bin_numeric(x: np.ndarray, num_bins: int):
 def _quantile_edges(v: np.ndarray, num_bins: int) -> np.ndarray:
     """Bin edges taken from the data (so no bin is empty); at least two bins."""
     edges = np.unique(np.quantile(v, np.linspace(0, 1, num_bins + 1), method="lower"))
+    if len(np.unique(v)) < 2:
+        raise ValueError("a numeric column needs at least two distinct values to be binned")
     if len(edges) < 3:
         # A point mass (e.g. capital-gain = 0) swallowed every inner quantile: give the smallest value its
         # own bin and put everything else in a second one.
@@ -637,7 +724,7 @@ def task_defaults(name: str) -> dict:
 def make_task(name: str, seed: int = 0, **params) -> Dataset:
     """Build a registered task; ``make_task(meta.name, **meta.params)`` rebuilds the same data."""
     builder = _builder(name)
-    _check_int("seed", seed, 0, 2**63 - 1)
+    _check_int("seed", seed, 0, limits.MAX_SEED)
     valid = set(inspect.signature(builder).parameters) - {"seed"}
     unknown = sorted(set(params) - valid)
     if unknown:
@@ -662,7 +749,7 @@ def check_samples(meta: DataMeta, samples: torch.Tensor) -> torch.Tensor | None:
 
     A sample with a value outside its position's categories (e.g. a leftover mask id) is invalid.
     """
-    rule = _RULES.get(meta.name) if meta.decoders is None else None
+    rule = _RULES.get(meta.name) if task_layout_ok(meta) else None
     if rule is None:
         return None
     x = _as_samples(meta, samples).cpu()
@@ -684,8 +771,44 @@ def format_sample(meta: DataMeta, sample: torch.Tensor) -> str:
     values = decode_samples(meta, torch.as_tensor(sample).reshape(1, -1))[0]
     if meta.decoders is not None:
         return ", ".join(f"{n}={_show(v)}" for n, v in zip(meta.position_names, values))
-    formatter = _FORMATTERS.get(meta.name, _format_generic)
+    formatter = _FORMATTERS.get(meta.name, _format_generic) if task_layout_ok(meta) else _format_generic
     return formatter(meta, values)
+
+
+def task_layout_ok(meta: DataMeta) -> bool:
+    """Whether ``meta.params`` lay out ``meta``'s positions the way the task of that name does (so its rule
+    and formatter may index them by ``n``, ``V``, ``digits``...). False for tables and for a config whose
+    params were edited: such data are shown generically, and no validity rule applies."""
+    if meta.decoders is not None or meta.name not in _LAYOUTS:
+        return False
+    try:
+        L, K = _LAYOUTS[meta.name](meta.params)
+    except (KeyError, TypeError, ValueError):
+        return False
+    return meta.length == L and all(k == K for k in meta.num_categories)
+
+
+def _layout_pairs(p: dict) -> tuple[int, int]:
+    n = limits.check_int("n", p["n"], 1, limits.TASK_MAX_N)
+    return 2 * n, limits.check_int("V", p["V"], 2, limits.TASK_MAX_V)
+
+
+def _layout_bits(p: dict) -> tuple[int, int]:
+    return 2 * limits.check_int("n", p["n"], 1, limits.TASK_MAX_N), 2
+
+
+def _layout_addition(p: dict) -> tuple[int, int]:
+    return 3 * limits.check_int("digits", p["digits"], 1, limits.TASK_MAX_DIGITS) + 1, 10
+
+
+def _layout_lookup(p: dict) -> tuple[int, int]:
+    limits.check_int("table_seed", p["table_seed"], 0, limits.MAX_SEED)
+    return _layout_pairs(p)
+
+
+_LAYOUTS = {"pairs": _layout_pairs, "lookup": _layout_lookup, "majority": _layout_bits, "parity": _layout_bits,
+            "addition": _layout_addition, "digits": lambda p: (64, 17),
+            "words": lambda p: (limits.check_int("length", p["length"], 2, limits.TASK_MAX_WORD_LENGTH), 26)}
 
 
 def _as_samples(meta: DataMeta, samples) -> torch.Tensor:

@@ -6,9 +6,9 @@ The loader (``core.checkpoint``), the task and table builders (``core.data``), t
 of them accepts is a value the others can handle. The check functions raise ``ValueError`` with a message
 that names the value, the bound and what to do instead; they never allocate.
 
-Costs are estimated in multiply-adds of the denoiser (:func:`forward_cost`); ``PAGE_COST`` is what one page
-may spend on a 2-core server shared by a classroom (about a few seconds of one core), and work beyond it is
-refused with a message, never started.
+The denoiser's work is estimated in seconds of one core (:func:`forward_seconds`, from rates measured on the
+lab's 2-core server); ``DECODE_SECONDS`` and ``SCORE_SECONDS`` are what one Compare request may spend, so a
+page answers within about 10 s, and work beyond them is refused with a message, never started.
 """
 
 from __future__ import annotations
@@ -64,8 +64,12 @@ MAX_PLOT_CURVES = 512  # one curve or bar per position (alpha curves, exponent b
 
 # --- decoding and scoring (core.sample, core.quality, the Compare page) ------------------------------------
 MAX_SAMPLES = 100_000  # samples per call of the sampler
-PAGE_COST = 2e9  # multiply-adds of the denoiser one page request may spend (a few core-seconds)
-CLI_COST = 1e13  # the same for a command line run, which the user started on purpose
+DENSE_RATE = 2e10  # multiply-adds per second of one core in the dense layers (measured, float32)
+ATTENTION_RATE = 5e9  # ... in attention with small heads (measured)
+CALL_SECONDS = 1e-4  # per layer and forward pass
+DECODE_SECONDS = 4.0  # one Compare request: every policy's decoding together
+SCORE_SECONDS = 6.0  # one Compare request: every policy's held-out scores together
+CLI_SECONDS = 24 * 3600.0  # a command line run, which the user started on purpose
 MAX_SCORE_ROWS = 512  # held-out sequences scored per policy
 
 # --- training (the Train page and core.train) -------------------------------------------------------------
@@ -109,34 +113,44 @@ def check_cells(what: str, rows: int, columns: int, limit: int) -> None:
                          f"cells; at most {limit:,} are allowed")
 
 
-def forward_cost(model_config, batch: int) -> float:
-    """Multiply-adds of one denoiser forward pass on ``[batch, L]`` (attention included), plus a fixed
-    per-call overhead so that many tiny passes are not counted as free."""
+def forward_seconds(model_config, batch: int) -> float:
+    """Estimated seconds of one CPU core for one denoiser forward pass on ``[batch, L]``: dense layers,
+    attention and a per-call overhead, each at the rate measured on the lab's 2-core server (float32,
+    one thread). Estimates err on the slow side for wide models."""
     L, d, layers, V = model_config.length, model_config.d_model, model_config.n_layers, model_config.vocab_size
-    per_token = layers * (12 * d * d + 2 * L * d) + d * (V + 1)
-    return batch * L * per_token + 2e5 * layers
+    dense = batch * L * (layers * 12 * d * d + d * (V + 1)) / DENSE_RATE
+    attention = batch * L * L * d * layers * 2 / ATTENTION_RATE
+    return dense + attention + layers * CALL_SECONDS
 
 
-def decode_cost(model_config, samples: int, steps: int | None = None) -> float:
-    """Cost of decoding ``samples`` sequences in ``steps`` forward passes (default: one per position)."""
+def decode_seconds(model_config, samples: int, steps: int | None = None) -> float:
+    """Decoding ``samples`` sequences in ``steps`` forward passes (default: one per position)."""
     steps = model_config.length if steps is None else steps
-    return steps * forward_cost(model_config, samples)
+    return steps * forward_seconds(model_config, samples)
 
 
-def score_cost(model_config, rows: int, n_orders: int, n_samples: int, policies: int) -> float:
-    """Cost of ``core.quality.compare_policies``: per policy, the teacher-forced order NLL (``L`` prefix
-    states of ``rows x n_orders`` sequences), an adaptive teacher-forced pass, and ``n_samples`` samples."""
+def score_seconds(model_config, rows: int, n_orders: int, n_samples: int, policies: int) -> float:
+    """``core.quality.compare_policies``: per policy the teacher-forced order NLL (``L`` prefix states of
+    ``rows x n_orders`` sequences), an adaptive teacher-forced pass and ``n_samples`` samples."""
     L = model_config.length
-    per_policy = (forward_cost(model_config, rows * n_orders * L) + decode_cost(model_config, rows)
-                  + decode_cost(model_config, n_samples))
+    per_policy = (forward_seconds(model_config, rows * n_orders * L) + decode_seconds(model_config, rows)
+                  + decode_seconds(model_config, n_samples))
     return policies * per_policy
 
 
-def check_cost(what: str, cost: float, budget: float = PAGE_COST) -> None:
-    """Refuse work whose estimated cost exceeds ``budget`` (a page's, by default)."""
-    if cost > budget:
-        raise ValueError(f"{what} would take about {cost / budget:,.0f}x the {_budget_name(budget)} "
-                         f"({cost:.2g} multiply-adds > {budget:.2g}); not computed")
+def check_seconds(what: str, seconds: float, budget: float) -> None:
+    """Refuse work estimated to take longer than ``budget`` seconds, before it starts."""
+    if seconds > budget:
+        raise ValueError(f"{what} would take about {_duration(seconds)} of CPU time, over this lab's "
+                         f"budget of {budget:g} s; not computed")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:,.0f} h"
 
 
 def orders_to_sample(L: int, wanted: int, cells: int = ORDER_SAMPLE_CELLS) -> int:
@@ -148,10 +162,6 @@ def orders_to_sample(L: int, wanted: int, cells: int = ORDER_SAMPLE_CELLS) -> in
 def plot_positions_ok(L: int) -> bool:
     """Whether an ``L x L`` figure is small enough to draw."""
     return L * L <= MAX_PLOT_CELLS
-
-
-def _budget_name(budget: float) -> str:
-    return "budget of one page" if budget == PAGE_COST else "budget"
 
 
 def _short(value, limit: int = 40) -> str:

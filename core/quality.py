@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-from core import data
+from core import data, limits
 from core.elbo import order_nll
 from core.sample import (
     device_of,
@@ -141,14 +141,20 @@ def _counts(x: torch.Tensor, K: int) -> torch.Tensor:
 
 def compare_policies(checkpoint_or_parts, heldout: torch.Tensor, policies, n_samples: int = 256,
                      n_orders: int = 4, seed: int = 0, *, temperature: float = 1.0,
-                     k: int = 1) -> dict[str, PolicyScore]:
+                     k: int = 1, budget_s: float | None = None) -> dict[str, PolicyScore]:
     """Score every policy on ``heldout [B, L]`` and on ``n_samples`` samples of its own.
 
     ``checkpoint_or_parts``: a :class:`core.checkpoint.Checkpoint` or ``(denoiser, schedule, meta)``.
-    Returns ``{policy_label(policy): PolicyScore}`` in the order given.
+    ``budget_s``: refuse (ValueError, before any work) when the estimated CPU time
+    (``limits.score_seconds``) is larger. Returns ``{policy_label(policy): PolicyScore}`` in the order given.
     """
     denoiser, schedule, meta = _parts(checkpoint_or_parts)
     heldout = _check_heldout(heldout, meta).to(device_of(denoiser))
+    policies = list(policies)
+    limits.check_int("n_samples", n_samples, 1, limits.MAX_SAMPLES)
+    limits.check_int("n_orders", n_orders, 1, 64)
+    if budget_s is not None:
+        check_score_budget(denoiser.config, heldout.shape[0], n_orders, n_samples, len(policies), budget_s)
     scores = {}
     for policy in policies:
         label = policy_label(policy)
@@ -181,14 +187,28 @@ def score_policy(denoiser, schedule, meta, heldout: torch.Tensor, policy, n_samp
                        num_sequences=heldout.shape[0], num_orders=n)
 
 
+def check_score_budget(model_config, rows: int, n_orders: int, n_samples: int, policies: int,
+                       budget_s: float) -> None:
+    """ValueError, before any work, when scoring would take longer than ``budget_s`` (estimated)."""
+    seconds = limits.score_seconds(model_config, rows, n_orders, n_samples, policies)
+    limits.check_seconds(f"Scoring {policies} policies on {rows} held-out sequences of {model_config.length} "
+                         f"positions", seconds, budget_s)
+
+
 def heldout_data(meta, csv_path=None) -> torch.Tensor:
     """The held-out split of the checkpoint's data, rebuilt from ``meta`` (tasks are regenerated from their
-    parameters; a table read from a CSV needs that CSV again)."""
+    parameters; a table read from a CSV needs that CSV again).
+
+    ``meta.params`` come from an untrusted config: the task builders check them against
+    ``core/limits.py`` (sizes, rows x positions) before anything is generated."""
     if csv_path is not None:
         params = {key: meta.params[key] for key in TABLE_PARAMS if key in meta.params}
         ds = data.table_from_csv(csv_path, name=meta.name, **params)
     elif meta.name in data.TASKS:
-        ds = data.make_task(meta.name, **meta.params)
+        try:
+            ds = data.make_task(meta.name, **meta.params)
+        except TypeError as e:  # a parameter of the wrong kind for its builder
+            raise ValueError(f"the data {meta.name!r} cannot be rebuilt from its parameters: {e}") from None
     else:
         raise ValueError(f"the data {meta.name!r} cannot be regenerated; give the CSV file it was built from")
     same = (ds.meta.num_categories == meta.num_categories and ds.meta.position_names == meta.position_names
