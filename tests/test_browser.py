@@ -130,7 +130,7 @@ def page(request):
     """One Chromium page (one Streamlit session) shared by the tests below, opened on the Train page."""
     if sync_playwright is None:
         pytest.fail(f"the Python package `playwright` is missing. {INSTALL}, or run "
-                    "`pip install -c constraints.txt -e \".[dev]\"`.", pytrace=False)
+                    "`bash scripts/test.sh` (it installs the dev extra from requirements.lock).", pytrace=False)
     chromium = shutil.which("chromium")
     if chromium is None:
         pytest.fail(f"no `chromium` on PATH. {INSTALL}, or run `apt-get install -y chromium` "
