@@ -147,7 +147,7 @@ def parse_policy(text: str):
         return [int(p) for p in re.split(r"[,\s-]+", body.strip())]
     except ValueError:
         raise ValueError(
-            f"unknown policy {text!r}; expected one of {', '.join(POLICIES)} or a fixed order like 2,0,1"
+            f"unknown policy {text!r}; expected one of {', '.join(POLICIES)} or a fixed order like 3-0-2-1"
         ) from None
 
 
