@@ -14,8 +14,8 @@ import argparse
 
 import torch
 
-from core import checkpoint
 from core.elbo import objective
+from core.sample import open_checkpoint
 
 
 def gradient_draws(ckpt, x, estimator: str, K: int, repeats: int, seed: int = 0) -> torch.Tensor:
@@ -29,6 +29,11 @@ def gradient_draws(ckpt, x, estimator: str, K: int, repeats: int, seed: int = 0)
     return torch.stack(draws)
 
 
+def fail(parser: argparse.ArgumentParser, message: str) -> None:
+    """One line naming the problem, exit status 2 (argparse's convention, without the usage)."""
+    parser.exit(2, f"{parser.prog}: error: {message}\n")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("checkpoint", nargs="?", default="pretrained/lookup-learned",
@@ -36,9 +41,16 @@ def main() -> None:
     p.add_argument("--forward", type=int, default=256, help="sequences per forward pass (batch x K)")
     p.add_argument("--repeats", type=int, default=40, help="gradient draws per estimator")
     args = p.parse_args()
-    ckpt = checkpoint.load(args.checkpoint)
+    if args.forward < 8:  # K = 8 draws need at least one sequence
+        fail(p, f"--forward must be >= 8, got {args.forward}")
+    if args.repeats < 2:  # a variance needs two draws
+        fail(p, f"--repeats must be >= 2, got {args.repeats}")
+    try:
+        ckpt = open_checkpoint(args.checkpoint)
+    except ValueError as err:  # a missing or malformed checkpoint, named by core's loader
+        fail(p, str(err))
     if not hasattr(ckpt.schedule, "rho"):
-        raise SystemExit("error: the checkpoint's schedule is not learned")
+        fail(p, "the checkpoint's schedule is not learned")
     ckpt.model.eval()
     from core.data import make_task
 

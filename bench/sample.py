@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core import checkpoint, data
+from core import data
 from core.model import Denoiser, ModelConfig
-from core.sample import POLICIES, sample
+from core.sample import POLICIES, open_checkpoint, sample
 from core.schedules import make_schedule
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +43,7 @@ def load_parts(path: str | None):
         found = sorted(p.parent for p in (ROOT / "pretrained").glob("**/config.json"))
         path = str(found[0]) if found else None
     if path is not None:
-        ckpt = checkpoint.load(path)
+        ckpt = open_checkpoint(path)
         return ckpt.model, ckpt.schedule, ckpt.meta, f"checkpoint {path}"
     meta = data.make_task("pairs", num_train=1, num_heldout=0).meta
     torch.manual_seed(0)
@@ -68,6 +68,11 @@ def timed_round_robin(fns: dict, repeats: int, sync) -> dict:
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def fail(parser: argparse.ArgumentParser, message: str) -> None:
+    """One line naming the problem, exit status 2 (argparse's convention, without the usage)."""
+    parser.exit(2, f"{parser.prog}: error: {message}\n")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("checkpoint", nargs="?", default=None,
@@ -77,9 +82,17 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=7, help="timed batches per policy (default: 7)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="device (default: auto)")
     args = p.parse_args()
+    for name in ("n", "repeats"):
+        if getattr(args, name) < 1:
+            fail(p, f"--{name} must be >= 1, got {getattr(args, name)}")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        fail(p, "device 'cuda' requested but CUDA is not available")
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           "cpu" if args.device == "auto" else args.device)
-    model, schedule, meta, what = load_parts(args.checkpoint)
+    try:
+        model, schedule, meta, what = load_parts(args.checkpoint)
+    except ValueError as err:  # a missing or malformed checkpoint, named by core's loader
+        fail(p, str(err))
     counted = CountingDenoiser(model.to(device).eval())
     schedule = schedule.to(device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)

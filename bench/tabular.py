@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import multiprocessing
 import os
 import statistics
 import sys
@@ -184,7 +185,9 @@ def _results(todo, settings: Settings, root, jobs: int, threads: int):
         for t, c, s in todo:
             yield run_one(t, c, s, settings, root, threads)
         return
-    with ProcessPoolExecutor(jobs) as pool:
+    # CUDA cannot be used in a forked child once the parent has touched it: spawn workers unless on CPU
+    context = multiprocessing.get_context("fork" if settings.device == "cpu" else "spawn")
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
         futures = [pool.submit(run_one, t, c, s, settings, root, threads) for t, c, s in todo]
         for future in futures:
             yield future.result()
@@ -253,6 +256,35 @@ def _load(path: Path) -> list[dict]:
     return json.loads(path.read_text()) if path.is_file() else []
 
 
+def read_records(path: Path) -> list[dict]:
+    """The runs of a result file; ValueError naming the file (as given) when it is not one."""
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    try:
+        records = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        records = None
+    keys = {"table", "config", "seed", "test_nelbo"}
+    if not isinstance(records, list) or not all(isinstance(r, dict) and keys <= set(r) for r in records):
+        raise ValueError(f"{path} is not a JSON list of benchmark runs (a --out file of bench/tabular.py)")
+    return records
+
+
+def merge(paths: list[Path]) -> list[dict]:
+    """The runs of several result files of one benchmark size, each (table, config, seed) once (the first
+    file's wins); ValueError when the files hold runs of different settings."""
+    merged, seen = [], set()
+    for path in paths:
+        for record in read_records(path):
+            if merged and record.get("settings") != merged[0].get("settings"):
+                raise ValueError(f"{path} holds runs with other settings than {paths[0]}; merge one size at a time")
+            key = (record["table"], record["config"], record["seed"])
+            if key not in seen:
+                seen.add(key)
+                merged.append(record)
+    return merged
+
+
 def _save(path: Path, records: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -260,7 +292,10 @@ def _save(path: Path, records: list[dict]) -> None:
     os.replace(tmp, path)
 
 
-def main(argv=None) -> None:
+# --- command line -------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--preset", choices=list(PRESETS), default="reduced", help="benchmark size")
@@ -268,37 +303,118 @@ def main(argv=None) -> None:
     p.add_argument("--configs", default="linear,learned-continuous,learned",
                    help=f"comma-separated from {', '.join(CONFIGS)}")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
-    p.add_argument("--steps", type=int, help="override the preset's optimizer steps")
+    p.add_argument("--steps", type=int,
+                   help="override the preset's optimizer steps (the schedule delay scales with them)")
     p.add_argument("--num-bins", type=int, help="override the quantile bins per numerical column")
     p.add_argument("--data", default=None, help="folder with the raw UCI files (default ../shared/data)")
     p.add_argument("--jobs", type=int, default=2, help="parallel runs (one torch thread each when > 1)")
-    p.add_argument("--out", type=Path, default=Path("bench/results/tabular.json"),
+    p.add_argument("--out", type=Path, default=Path("runs/tabular.json"),
                    help="JSON file of per-run records; runs already in it are skipped")
     p.add_argument("--summary", action="store_true", help="only print the summary of --out")
     p.add_argument("--markdown", action="store_true", help="with --summary: the docs/results.md table")
+    p.add_argument("--merge", type=Path, nargs="+", metavar="FILE",
+                   help="only write the runs of these result files into --out, then print the summary")
     p.add_argument("--reference", action="store_true",
                    help="only print Shape/Trend of real train rows against the test split, per table")
+    return p
+
+
+def fail(parser: argparse.ArgumentParser, message: str) -> None:
+    """One line naming the problem, exit status 2 (argparse's convention, without the usage)."""
+    parser.exit(2, f"{parser.prog}: error: {message}\n")
+
+
+def settings_from_args(args) -> Settings:
+    """The preset with the overrides; ``--steps`` scales the schedule delay so a learned schedule still
+    trains for the same fraction of the run (a delay at or past the last step would leave it linear)."""
+    settings = PRESETS[args.preset]
+    if args.steps is not None:
+        delay = settings.schedule_delay * args.steps // settings.steps
+        settings = replace(settings, steps=args.steps, schedule_delay=delay)
+    if args.num_bins is not None:
+        settings = replace(settings, num_bins=args.num_bins)
+    return settings
+
+
+def check_args(args) -> str | None:
+    """What is wrong with the run's arguments, in one line, or None. Replaces ``tables``, ``configs`` and
+    ``seeds`` by lists and adds ``settings``."""
+    problem = _check_numbers(args) or _check_tables(args) or _check_configs_and_seeds(args)
+    if problem:
+        return problem
+    args.settings = settings_from_args(args)
+    return _check_out(args.out)
+
+
+def _check_numbers(args) -> str | None:
+    for name, low, high in (("steps", 1, None), ("num_bins", 2, data.MAX_CATEGORIES), ("jobs", 1, None)):
+        value, flag = getattr(args, name), f"--{name.replace('_', '-')}"
+        if value is not None and value < low:
+            return f"{flag} must be >= {low}, got {value}"
+        if value is not None and high is not None and value > high:
+            return f"{flag} must be <= {high}, got {value}"
+    return None
+
+
+def _check_tables(args) -> str | None:
+    where = args.data if args.data is not None else "../shared/data"  # as the user gave it
+    found = uci.available(args.data)
+    args.tables = found if args.tables == "all" else [t for t in args.tables.split(",") if t]
+    unknown = [t for t in args.tables if t not in uci.TABLES]
+    if unknown:
+        return f"unknown table(s) {', '.join(unknown)}; expected some of {', '.join(uci.TABLES)}"
+    missing = [t for t in args.tables if t not in found]
+    if missing:
+        return f"raw files of {', '.join(missing)} not found under {where} (see --data)"
+    return None if args.tables else f"no table's raw files found under {where} (see --data)"
+
+
+def _check_configs_and_seeds(args) -> str | None:
+    args.configs = [c for c in args.configs.split(",") if c]
+    bad = [c for c in args.configs if c not in CONFIGS]
+    if bad or not args.configs:
+        return f"unknown config(s) {', '.join(bad) or '(none)'}; expected some of {', '.join(CONFIGS)}"
+    try:
+        args.seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        return f"--seeds must be comma-separated integers, got {args.seeds!r}"
+    return None
+
+
+def _check_out(out: Path) -> str | None:
+    """A --out that exists must be a result file (its runs are kept and skipped)."""
+    if out.exists():
+        try:
+            read_records(out)
+        except ValueError as err:
+            return str(err)
+    return None
+
+
+def main(argv=None) -> None:
+    p = build_parser()
     args = p.parse_args(argv)
-    if args.summary:
-        rows = summarize(_load(args.out))
+    if args.summary or args.merge:
+        try:
+            records = merge(args.merge) if args.merge else read_records(args.out)
+        except ValueError as err:
+            fail(p, str(err))
+        if args.merge:
+            _save(args.out, records)
+            print(f"{len(records)} run(s) from {len(args.merge)} file(s) written to {args.out}")
+        rows = summarize(records)
         print(format_markdown(rows) if args.markdown else format_summary(rows))
         return
-    settings = PRESETS[args.preset]
-    overrides = {k: v for k, v in (("steps", args.steps), ("num_bins", args.num_bins)) if v is not None}
-    settings = replace(settings, **overrides)
-    tables = uci.available(args.data) if args.tables == "all" else args.tables.split(",")
+    problem = check_args(args)
+    if problem:
+        fail(p, problem)
     if args.reference:
-        for table in tables:
-            r = reference_fidelity(table, settings, args.data)
+        for table in args.tables:
+            r = reference_fidelity(table, args.settings, args.data)
             print(f"{table:<9} real train rows vs test: shape {r['shape']:.3f}  trend {r['trend']:.3f}")
         return
-    configs = args.configs.split(",")
-    bad = [c for c in configs if c not in CONFIGS]
-    if bad or not tables:
-        raise SystemExit(f"error: unknown config(s) {bad}" if bad else "error: no table found; see --data")
-    seeds = [int(s) for s in args.seeds.split(",")]
     start = time.perf_counter()
-    records = run_all(tables, configs, seeds, settings, args.data, args.jobs, args.out)
+    records = run_all(args.tables, args.configs, args.seeds, args.settings, args.data, args.jobs, args.out)
     print(f"wall time {time.perf_counter() - start:.0f} s, torch {torch.__version__}, "
           f"{os.cpu_count()} CPU core(s), cuda {torch.cuda.is_available()}")
     print(format_summary(summarize(records)))
