@@ -140,7 +140,9 @@ class Block(nn.Module):
 class Denoiser(nn.Module):
     """Time-agnostic bidirectional transformer: ``z: [B, L]`` -> logits ``[B, L, V]`` (float32)."""
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig, generator: torch.Generator | None = None):
+        """``generator`` draws the initial weights (the global RNG if None): with one, two models built at
+        once in two threads from the same seed are identical."""
         super().__init__()
         config.validate()
         self.config = config
@@ -157,7 +159,7 @@ class Denoiser(nn.Module):
         cats = torch.tensor(config.num_categories)
         invalid = torch.arange(self.vocab_size)[None, :] >= cats[:, None]  # [L, V]
         self.register_buffer("invalid", invalid, persistent=False)
-        self.apply(_init_weights)
+        self.apply(lambda module: _init_weights(module, generator))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.dim() != 2 or z.shape[1] != self.config.length:
@@ -170,9 +172,9 @@ class Denoiser(nn.Module):
         return logits.masked_fill(self.invalid, -math.inf)
 
 
-def _init_weights(module: nn.Module) -> None:
+def _init_weights(module: nn.Module, generator: torch.Generator | None = None) -> None:
     if isinstance(module, (nn.Linear, nn.Embedding)):
-        nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        nn.init.normal_(module.weight, mean=0.0, std=0.02, generator=generator)
     if isinstance(module, nn.Linear) and module.bias is not None:
         nn.init.zeros_(module.bias)
 

@@ -6,16 +6,14 @@ resume (pull again) and stop (drop it) — the trainer keeps its latest state ei
 stores a **snapshot** of the schedule exponents and the exact held-out NELBO (teacher-forced AR loss along
 orders drawn from the schedule); that history is what the app replays.
 
-CLI: ``python -m core.train --task pairs --schedule learned --seed 0 --out runs/x``.
+CLI (``core/train_cli.py``): ``python -m core.train --task pairs --schedule learned --seed 0 --out runs/x``.
 Distributed: ``torchrun --nproc_per_node N -m core.train ...`` wraps the loss module in
 ``DistributedDataParallel`` (gloo on CPU, NCCL on CUDA); rank 0 writes the checkpoint.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import math
 import os
 import time
@@ -27,7 +25,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from core import checkpoint, data
+from core import checkpoint, data, resume
 from core.elbo import ESTIMATORS, heldout_nelbo, objective
 from core.model import Denoiser, ModelConfig
 from core.orders import expected_kendall_tau, group_precedence, order_entropy, precedence_matrix
@@ -51,7 +49,8 @@ class TrainConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     schedule_lr: float = 2e-2
-    schedule_delay: int = 500  # schedule frozen while the model leaves its plateau (see README)
+    schedule_delay: int | None = None  # schedule frozen while the model leaves its plateau (README);
+    # None: 5/12 of the steps, at most 500 (500 at the default 1200 steps)
     rho_clip: float = 3.0
     d_model: int = 64
     n_layers: int = 2
@@ -77,14 +76,29 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.schedule == "learned" and self.K < 2:
             raise ValueError("K must be >= 2 for a learned schedule (RLOO needs two draws)")
+        self._check_schedule_delay()
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
         return self
 
+    def _check_schedule_delay(self) -> None:
+        if self.schedule_delay is None:
+            self.schedule_delay = min(500, self.steps * 5 // 12)
+        if self.schedule_delay < 0:
+            raise ValueError(f"schedule_delay must be >= 0, got {self.schedule_delay}")
+        if self.schedule == "learned" and self.schedule_delay >= self.steps:
+            raise ValueError(
+                f"the learned schedule is frozen for the first {self.schedule_delay} steps (schedule delay) "
+                f"and would never move in a {self.steps}-step run; give a delay below {self.steps}, or leave "
+                "it out to scale it with the steps")
+
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        """A config from a saved dict (``config.json``'s ``train``); unknown fields are errors."""
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown training config field(s): {', '.join(map(str, unknown))}")
+        return cls(**d)
 
 
 @dataclass
@@ -128,23 +142,24 @@ class Trainer:
         self.config = config.validate()
         self.rank, self.world = _distributed_setup(config)
         self.device = _rank_device(resolve_device(config.device), self.rank)
-        torch.manual_seed(config.seed)  # parameter init identical on every rank
         self.dataset = dataset or data.make_task(config.task, seed=config.seed, **config.task_params)
         self.meta = self.dataset.meta
         self.train_x = self.dataset.train.to(self.device)
         self.heldout_x = self.dataset.heldout[: config.eval_size].to(self.device)
-        self._build_modules()
+        # the run's own generator, never the global RNG: the same seed gives the same initial parameters on
+        # every rank, and in two runs built at once in two threads
+        self._build_modules(torch.Generator().manual_seed(config.seed))
         self.generator = torch.Generator().manual_seed(config.seed * 1000 + 1 + self.rank)
         self.step_count, self.elapsed, self.history = 0, 0.0, []
         self._recent_losses: list[float] = []
         self.distributed: dict = {}  # world size and per-rank fingerprints of a torchrun run
 
     # --- construction ----------------------------------------------------------------------------
-    def _build_modules(self) -> None:
+    def _build_modules(self, init: torch.Generator) -> None:
         c = self.config
         model_config = ModelConfig(list(self.meta.num_categories), c.d_model, c.n_layers, c.n_heads,
                                    c.dropout)
-        self.model = Denoiser(model_config).to(self.device)
+        self.model = Denoiser(model_config, generator=init).to(self.device)
         self.schedule = make_schedule(c.schedule, self.meta.length).to(self.device)
         if self.device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True
@@ -228,8 +243,9 @@ class Trainer:
         further) leaves the trainer at its latest state, ready to resume or save.
         """
         end = self.config.steps if steps is None else self.step_count + steps
-        if not self.history:
-            yield EvalEvent(self.evaluate())
+        if not self.history or (self.step_count % self.config.eval_every == 0
+                                and self.history[-1]["step"] != self.step_count):
+            yield EvalEvent(self.evaluate())  # at step 0, or where a stopped run missed its evaluation
         while self.step_count < end:
             yield self.step()
             if self.step_count % self.config.eval_every == 0 or self.step_count == end:
@@ -243,20 +259,31 @@ class Trainer:
         return self.metrics()
 
     # --- results ---------------------------------------------------------------------------------
-    def metrics(self) -> dict:
-        """What ``metrics.json`` holds: the final evaluation plus the whole snapshot history."""
-        last = self.history[-1] if self.history else self.evaluate()
-        if last["step"] != self.step_count:
-            last = self.evaluate()
+    def metrics(self, evaluate: bool = True) -> dict:
+        """What ``metrics.json`` holds: the latest evaluation plus the whole snapshot history.
+
+        With ``evaluate`` (the default) a run stopped between evaluations is evaluated first; without, the
+        history is left as it is (an interrupted run saved for ``--resume``).
+        """
+        if (evaluate or not self.history) and (not self.history or self.history[-1]["step"] != self.step_count):
+            self.evaluate()
+        last = self.history[-1]
         return {**last, "schedule": self.config.schedule, "task": self.meta.name,
                 "seed": self.config.seed, "steps": self.step_count, **self.distributed,
                 "history": self.history}
 
-    def save(self, directory: str) -> None:
-        """Write ``config.json`` + ``model.safetensors`` + ``metrics.json`` (rank 0 only)."""
+    def save(self, directory: str, evaluate: bool = True) -> None:
+        """Write ``config.json`` + ``model.safetensors`` + ``metrics.json`` + the resume state, atomically
+        (rank 0 writes; under torchrun every rank must call it)."""
+        metrics = self.metrics(evaluate)
+        state = resume.state_files(self)
         if self.rank == 0:
             checkpoint.save(self.model, self.schedule, self.meta, asdict(self.config), directory,
-                            metrics=self.metrics())
+                            metrics=metrics, extra_files=state)
+
+    def resume_from(self, directory) -> None:
+        """Continue the run saved in ``directory`` (same config): see :mod:`core.resume`."""
+        resume.restore(self, directory)
 
     # --- helpers ---------------------------------------------------------------------------------
     def _autocast(self):
@@ -318,94 +345,7 @@ def _rank_device(device: torch.device, rank: int) -> torch.device:
     return torch.device("cuda", index)
 
 
-# --- CLI -----------------------------------------------------------------------------------------
+if __name__ == "__main__":  # the command line lives in core/train_cli.py
+    from core.train_cli import main
 
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m core.train", description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    d = TrainConfig()
-    p.add_argument("--task", default=d.task, help=f"built-in task: {', '.join(data.TASKS)}")
-    p.add_argument("--task-param", action="append", default=[], metavar="KEY=VALUE",
-                   help="task parameter, e.g. n=8 (repeatable)")
-    p.add_argument("--schedule", default=d.schedule, choices=["learned", "linear", "cosine"],
-                   help="learned per-position exponents, or a shared schedule")
-    p.add_argument("--estimator", default=d.estimator, choices=list(ESTIMATORS),
-                   help="NELBO estimator used for training")
-    p.add_argument("--K", type=int, default=d.K, help="draws per sequence (RLOO group size)")
-    for name, kind, text in [
-        ("steps", int, "optimizer steps"), ("batch_size", int, "sequences per step"),
-        ("lr", float, "model peak learning rate"), ("warmup", int, "warm-up steps"),
-        ("schedule_lr", float, "learning rate of the schedule exponents (log scale)"),
-        ("schedule_delay", int, "steps with the schedule frozen at the start"),
-        ("d_model", int, "transformer width"), ("n_layers", int, "transformer depth"),
-        ("n_heads", int, "attention heads"), ("eval_every", int, "steps between evaluations"),
-        ("eval_size", int, "held-out sequences per evaluation"),
-        ("eval_orders", int, "orders drawn per held-out sequence"), ("seed", int, "random seed"),
-    ]:
-        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind,
-                       default=getattr(d, name), help=text)
-    p.add_argument("--lr-decay", default=d.lr_decay, choices=["cosine", "constant"],
-                   help="learning-rate decay after warm-up")
-    p.add_argument("--device", default=d.device, choices=["auto", "cpu", "cuda"], help="device")
-    p.add_argument("--compile", action="store_true", help="torch.compile the denoiser")
-    p.add_argument("--no-amp", dest="amp", action="store_false", help="disable bf16 autocast on CUDA")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--out", required=True, help="output directory for the checkpoint and metrics")
-    return p
-
-
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
-              if hasattr(args, f.name) and f.name != "task_params"}
-    return TrainConfig(task_params=_parse_params(args.task_param), **values)
-
-
-def _parse_params(items: list[str]) -> dict:
-    params = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"--task-param must look like KEY=VALUE, got {item!r}")
-        try:
-            params[key] = json.loads(value)  # numbers, booleans
-        except json.JSONDecodeError:
-            params[key] = value
-    return params
-
-
-def main(argv: list[str] | None = None) -> None:
-    from tqdm import tqdm
-
-    args = build_parser().parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    try:
-        trainer = Trainer(config_from_args(args))
-    except ValueError as err:
-        raise SystemExit(f"error: {err}") from None
-    bar = tqdm(total=trainer.config.steps, disable=trainer.rank != 0, unit="step")
-
-    def progress(event):
-        if isinstance(event, StepEvent):
-            bar.update(1)
-            bar.set_postfix(loss=f"{event.loss:.3f}")
-        elif trainer.history:
-            s = event.snapshot
-            bar.set_postfix(heldout=f"{s['heldout_nelbo']:.3f}±{s['heldout_se']:.3f}")
-
-    trainer.run(progress=progress)
-    bar.close()
-    if trainer.world > 1:
-        trainer.distributed = rank_fingerprints(trainer)
-    trainer.save(args.out)
-    metrics = trainer.metrics()
-    if trainer.rank == 0:
-        keys = ("heldout_nelbo", "heldout_se", "group_precedence", "kendall_tau", "order_entropy")
-        print(json.dumps({k: metrics[k] for k in keys if k in metrics}))
-    if trainer.world > 1:
-        dist.destroy_process_group()
-
-
-if __name__ == "__main__":
     main()

@@ -31,4 +31,6 @@ for schedule in learned linear; do
 done
 mkdir -p pretrained/seeds
 printf '%s\n' "${jobs_list[@]}" | xargs -P 2 -I{} bash -c "$(declare -f run); run {}"
-rm -f pretrained/*.log pretrained/seeds/*.log pretrained/seeds/*/model.safetensors pretrained/seeds/*/config.json
+# shipped folders keep config, weights and metrics; the extra seeds keep only their metrics
+rm -f pretrained/*.log pretrained/seeds/*.log pretrained/*/training_state.safetensors
+rm -f pretrained/seeds/*/model.safetensors pretrained/seeds/*/config.json pretrained/seeds/*/training_state.safetensors

@@ -1,6 +1,7 @@
 """Print the markdown table of shipped (or any) runs from their metrics.json files.
 
-``python pretrained/summarize.py [DIR ...]`` (default: every folder under pretrained/).
+``python pretrained/summarize.py [DIR ...]`` (default: every folder under pretrained/); a folder without
+``metrics.json`` (such as ``pretrained/seeds/`` itself when a glob matches it) is skipped with a note.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ def rows(dirs: list[Path]) -> list[str]:
 def main() -> None:
     args = [Path(a) for a in sys.argv[1:]]
     root = Path(__file__).parent
-    dirs = args or sorted(p for p in root.iterdir() if (p / "metrics.json").exists())
-    print("\n".join(rows(dirs)))
+    dirs = args or sorted(root.iterdir())
+    for d in dirs:
+        if args and not (d / "metrics.json").is_file():  # e.g. pretrained/seeds/ itself, matched by a glob
+            print(f"# skipped {d}: no metrics.json", file=sys.stderr)
+    print("\n".join(rows([d for d in dirs if (d / "metrics.json").is_file()])))
 
 
 if __name__ == "__main__":
