@@ -8,6 +8,8 @@ only the replay (an HTML strip, quick to redraw), not the rest of the page. "Rev
 continues every policy from the current step with that position forced next
 (``core.sample.continue_from``). Below the replay, each policy's held-out order NLL with its 95% interval
 and the validity of its samples (``core.quality.compare_policies``), also computed once per key.
+Decoding and scoring are estimated first (``core.limits.decode_seconds`` / ``score_seconds``); a model too
+large for the page's budget gets a message saying what is not computed and why, never a stalled server.
 Helpers here are importable (``from app import page_compare``) without drawing the page.
 """
 
@@ -20,9 +22,9 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app import common, page_inspect
+from app import common, page_inspect, uploads
 from app import figures_orders as fo
-from core import checkpoint, data, quality, sample
+from core import checkpoint, data, limits, quality, sample
 from core.schedules import LearnedPolynomialSchedule
 
 POLICIES = ("learned", "random", "left_to_right", "reference", "confidence")
@@ -103,27 +105,15 @@ def choose_model() -> Model | None:
 
 
 def uploaded_model() -> Model | None:
-    files = st.file_uploader("config.json + model.safetensors", accept_multiple_files=True, key="compare_upload",
-                             help="The two files of a saved checkpoint (safetensors only; never unpickled).")
-    if not files:
-        st.info("Upload both files of a checkpoint to compare its decoding orders.")
+    with st.container(key="compare_upload"):
+        result = uploads.uploader("config.json + model.safetensors (or the Train page's .zip)", "compare_upload")
+    if result is None:
+        st.info("Upload both files of a checkpoint (or its .zip) to compare its decoding orders.")
         return None
-    loaded = st.session_state.setdefault("compare_uploads", {})  # key -> Checkpoint or error text
-    try:
-        config, weights = page_inspect.split_upload(files)
-    except ValueError as e:
-        st.warning(str(e))
+    if "error" in result:
+        st.error(f"This upload cannot be used: {result['error']}")
         return None
-    key = page_inspect.upload_key(config, weights)
-    if key not in loaded:
-        try:
-            loaded[key] = checkpoint.load_from_bytes(config, weights)
-        except ValueError as e:
-            loaded[key] = str(e)
-    if isinstance(loaded[key], str):
-        st.error(f"This upload cannot be used: {loaded[key]}")
-        return None
-    return from_checkpoint(key, f"upload {key[7:15]}", loaded[key])
+    return from_checkpoint(result["key"], f"upload {result['key'][7:15]}", result["ckpt"])
 
 
 def available_policies(meta: data.DataMeta) -> list[str]:
@@ -158,8 +148,18 @@ def intervene(model: Model, trajectories: dict, step: int, position: int, seed: 
     return out
 
 
+def check_decode_budget(model: Model, policies) -> None:
+    """ValueError, before decoding, when one sample per policy would take longer than the page's budget."""
+    config = model.denoiser.config
+    seconds = len(policies) * limits.decode_seconds(config, 1)
+    limits.check_seconds(f"Decoding {len(policies)} policies one position at a time ({config.length:,} steps "
+                         f"of a {config.length:,}-position model)", seconds, limits.DECODE_SECONDS)
+
+
 def trajectories(model: Model, policies, seed: int, interventions=()) -> dict[str, sample.Trajectory]:
-    """The decoded trajectories for this request, computed at most once and kept in the session."""
+    """The decoded trajectories for this request, computed at most once and kept in the session
+    (ValueError when over the decoding budget)."""
+    check_decode_budget(model, policies)
     cache = st.session_state.setdefault(CACHE, {})
     key = replay_key(model, policies, seed, interventions)
     if key not in cache:
@@ -179,10 +179,13 @@ def scores(model: Model, policies, seed: int) -> dict | str:
     key = replay_key(model, policies, seed)
     if key not in cache:
         try:
+            rows = heldout_rows(model.meta.length)
+            quality.check_score_budget(model.denoiser.config, rows, N_ORDERS, N_SCORE_SAMPLES, len(policies),
+                                       limits.SCORE_SECONDS)  # before the data are even rebuilt
             heldout = model.heldout if model.heldout is not None else quality.heldout_data(model.meta)
             cache[key] = quality.compare_policies((model.denoiser, model.schedule, model.meta),
-                                                  heldout[:heldout_rows(model.meta.length)], list(policies),
-                                                  N_SCORE_SAMPLES, N_ORDERS, seed)
+                                                  heldout[:rows], list(policies), N_SCORE_SAMPLES, N_ORDERS,
+                                                  seed, budget_s=limits.SCORE_SECONDS)
         except ValueError as e:
             cache[key] = str(e)
     return cache[key]
@@ -421,6 +424,12 @@ def draw() -> None:
         st.warning("Choose at least two policies to compare.")
         return
     interventions = tuple(interventions_of(model, policies, seed))
+    try:
+        check_decode_budget(model, policies)
+    except ValueError as e:
+        st.warning(f"{e}. Fewer policies may fit; `python -m core.sample` decodes it from the command line.")
+        show_scores(model, policies, seed)
+        return
     with st.spinner("Decoding…"):
         trajs = trajectories(model, policies, seed, interventions)
     if interventions:

@@ -3,22 +3,24 @@ its schedule learned: exponents, most likely order (when one stands out), expect
 precedence, entropy against the uniform maximum, alpha_l(t) curves, and agreement with the task's reference
 order and groups.
 
-Uploads are untrusted: only ``core.checkpoint.load_from_bytes`` reads them (no unpickling, bounds checked
-first). A bad file shows the loader's message and the checkpoint already on display stays.
+Uploads are untrusted: :mod:`app.uploads` reads them (bounded, no unpickling) and a bad file shows the
+loader's message in place of the previous checkpoint's figures. The Hub box takes repo ids only
+(``core.checkpoint.load_from_hub``), never a path. Every statistic is bounded by ``core/limits.py``: the rank
+spread is exact up to 512 positions and sampled (with its error) above; figures with one cell per pair of
+positions are drawn up to 256 positions, and the page says so when it leaves one out.
 Helpers here are importable (``from app import page_inspect``) without drawing the page.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
 
 import streamlit as st
 import torch
 
-from app import common, figures
+from app import common, figures, uploads
 from app import figures_orders as fo
-from core import checkpoint
+from core import checkpoint, limits
 from core.orders import (
     expected_kendall_tau,
     expected_rank,
@@ -27,7 +29,7 @@ from core.orders import (
     most_likely_order,
     order_entropy,
     precedence_matrix,
-    rank_std,
+    rank_spread,
 )
 from core.schedules import LearnedPolynomialSchedule
 
@@ -45,40 +47,23 @@ STATE = "inspect_current"  # {"label": str, "ckpt": Checkpoint, "stats": dict}
 # --- loading -------------------------------------------------------------------------------------------
 
 
-def split_upload(files) -> tuple[bytes, bytes]:
-    """``(config.json bytes, weights bytes)`` from two uploaded files; ValueError naming what is wrong."""
-    files = list(files or [])
-    if len(files) != 2:
-        raise ValueError(f"upload exactly two files, {checkpoint.CONFIG_NAME} and "
-                         f"{checkpoint.WEIGHTS_NAME} (got {len(files)})")
-    configs = [f for f in files if f.name.lower().endswith(".json")]
-    if len(configs) != 1:
-        raise ValueError(f"one of the two files must be {checkpoint.CONFIG_NAME} (a .json file); got "
-                         f"{', '.join(f.name for f in files)}")
-    weights = next(f for f in files if f is not configs[0])
-    return configs[0].getvalue(), weights.getvalue()
-
-
-def upload_key(config: bytes, weights: bytes) -> str:
-    return "upload:" + hashlib.sha256(config + b"\0" + weights).hexdigest()[:16]
-
-
 def load_upload(files) -> tuple[str, checkpoint.Checkpoint]:
     """``(key, checkpoint)`` from uploaded files (ValueError with the loader's message if bad)."""
-    config, weights = split_upload(files)
-    return upload_key(config, weights), checkpoint.load_from_bytes(config, weights)
+    return uploads.load(files)
 
 
 def load_hub(repo_id: str, timeout: float = HUB_TIMEOUT_S) -> checkpoint.Checkpoint:
     """A checkpoint from the Hugging Face Hub, giving up after ``timeout`` seconds (never hangs the page)."""
-    repo_id = repo_id.strip()
-    if not repo_id:
-        raise ValueError("enter a Hugging Face Hub repo id such as owner/name")
+    repo_id = checkpoint.check_repo_id(repo_id)  # an owner/name id, never a path: nothing else is tried
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     try:
-        return pool.submit(checkpoint.load, repo_id).result(timeout=timeout)
+        return pool.submit(checkpoint.load_from_hub, repo_id).result(timeout=timeout)
     except concurrent.futures.TimeoutError:
         raise ValueError(f"the Hugging Face Hub did not answer within {timeout:.0f} s (offline?)") from None
+    except ValueError:
+        raise
+    except Exception as e:  # anything else from the download or the cache: one line, no server path
+        raise ValueError(f"could not load {repo_id!r} from the Hugging Face Hub ({type(e).__name__})") from None
     finally:
         pool.shutdown(wait=False)
 
@@ -103,12 +88,14 @@ def order_stats(ckpt: checkpoint.Checkpoint, seed: int = 0) -> dict:
     decided by ties and noise. ``near_uniform`` says the mode is not worth showing."""
     meta = ckpt.meta
     w, learned = scores_of(ckpt.schedule, meta.length)
-    P = precedence_matrix(w)  # [L, L]
-    entropy = order_entropy(w, generator=torch.Generator().manual_seed(seed))
+    P = precedence_matrix(w)  # [L, L], kept as a tensor (a list of L^2 floats would be 30x larger)
+    generator = torch.Generator().manual_seed(seed)
+    entropy = order_entropy(w, generator=generator)
+    spread, spread_se = rank_spread(w, generator)
     top = max_order_entropy(meta.length)
     stats = {"w": w.tolist(), "learned": learned, "names": meta.position_names,
              "mode": most_likely_order(w).tolist(), "rank": expected_rank(w).tolist(),
-             "rank_std": rank_std(w).tolist(), "precedence": P.tolist(),
+             "rank_std": spread.tolist(), "rank_std_se": spread_se, "precedence": P,
              "entropy": entropy.value, "entropy_se": entropy.stderr, "max_entropy": top,
              "near_uniform": not learned or entropy.value >= (1 - NEAR_UNIFORM) * top,
              "kendall_tau": None, "group_precedence": None}
@@ -160,28 +147,18 @@ def shipped_controls() -> None:
 
 
 def upload_controls() -> None:
-    files = st.file_uploader(
-        f"Upload {checkpoint.CONFIG_NAME} and {checkpoint.WEIGHTS_NAME} (both files)", accept_multiple_files=True,
-        key="inspect_upload",
-        help="The two files of a saved checkpoint. Only safetensors weights are read; pickles (torch.save "
-             "files) are refused, and the config is checked against size bounds before anything is built.")
-    if not files:
+    """A new upload replaces the checkpoint on display; a bad one clears it and says why."""
+    with st.container(key="inspect_upload"):
+        result = uploads.uploader(f"Upload {checkpoint.CONFIG_NAME} and {checkpoint.WEIGHTS_NAME} (metrics.json "
+                                  "optional), or the Train page's .zip", "inspect_upload")
+    if result is None:
         return
-    try:
-        config, weights = split_upload(files)
-    except ValueError as e:
-        st.warning(str(e))
-        return
-    key = upload_key(config, weights)
-    seen = st.session_state.setdefault("inspect_uploads", {})  # key -> error text ("" = loaded)
-    if key not in seen:
-        try:
-            set_current(key, checkpoint.load_from_bytes(config, weights))
-            seen[key] = ""
-        except ValueError as e:
-            seen[key] = str(e)
-    if seen[key]:
-        st.error(f"This upload cannot be used: {seen[key]}")
+    if "error" in result:
+        if st.session_state.get(STATE, {}).get("label", "").startswith("upload:"):
+            st.session_state.pop(STATE, None)  # no stale figures under the error
+        st.error(f"This upload cannot be used: {result['error']}")
+    elif st.session_state.get(STATE, {}).get("label") != result["key"]:
+        set_current(result["key"], result["ckpt"])
 
 
 def hub_controls() -> None:
@@ -191,7 +168,7 @@ def hub_controls() -> None:
                                      "network connection; offline, this says so.")
         go = st.form_submit_button("Load from the Hub", help="Download (or reuse the local cache) and open it.")
     if go:
-        with st.spinner(f"Contacting the Hugging Face Hub for {repo_id}…"):
+        with st.spinner("Contacting the Hugging Face Hub…"):
             try:
                 set_current(f"hub: {repo_id.strip()}", load_hub(repo_id))
             except ValueError as e:
@@ -239,20 +216,42 @@ def show_summary(label: str, ckpt: checkpoint.Checkpoint, stats: dict) -> None:
 
 def show_plots(ckpt: checkpoint.Checkpoint, stats: dict) -> None:
     """Two rows of two plots: what the schedule is, and what order it gives."""
-    meta, names, w = ckpt.meta, stats["names"], stats["w"]
+    meta, names, w, L = ckpt.meta, stats["names"], stats["w"], ckpt.meta.length
     st.plotly_chart(fo.entropy_meter(stats["entropy"], stats["max_entropy"]), width="stretch",
                     key="inspect_entropy")
+    for note in limit_notes(L, stats):
+        st.caption(note)
     left, right = st.columns(2)
-    left.plotly_chart(fo.line_labels_in_margin(figures.exponent_bars(w, names)), width="stretch",
-                      key="inspect_exponents")
-    right.plotly_chart(fo.rank_spread(stats["rank"], stats["rank_std"], names, meta.reference_order),
-                       width="stretch", key="inspect_rank")
+    if L <= limits.MAX_PLOT_CURVES:
+        left.plotly_chart(fo.line_labels_in_margin(figures.exponent_bars(w, names)), width="stretch",
+                          key="inspect_exponents")
+        right.plotly_chart(fo.rank_spread(stats["rank"], stats["rank_std"], names, meta.reference_order),
+                           width="stretch", key="inspect_rank")
     left, right = st.columns(2)
-    left.plotly_chart(figures.precedence_heatmap(stats["precedence"], names), width="stretch",
-                      key="inspect_precedence")
-    right.plotly_chart(figures.alpha_curves(w, names), width="stretch", key="inspect_alpha")
-    if meta.shape is not None:
+    if limits.plot_positions_ok(L):
+        left.plotly_chart(figures.precedence_heatmap(stats["precedence"].numpy(), names), width="stretch",
+                          key="inspect_precedence")
+    if L <= limits.MAX_PLOT_CURVES:
+        right.plotly_chart(figures.alpha_curves(w, names), width="stretch", key="inspect_alpha")
+    if meta.shape is not None and L <= limits.MAX_PLOT_CURVES * 8:
         st.plotly_chart(figures.grid_rank_image(w, meta.shape), width="content", key="inspect_grid")
+
+
+def limit_notes(L: int, stats: dict) -> list[str]:
+    """What the page leaves out or estimates for long sequences, and why (the bounds of core/limits.py)."""
+    notes = []
+    if stats.get("rank_std_se"):
+        notes.append(f"The spread of each rank is estimated from sampled orders (± {stats['rank_std_se']:.2f} "
+                     f"steps at most): exactly it costs O(L³), computed up to {limits.RANK_STD_EXACT_MAX_L} "
+                     "positions.")
+    if not limits.plot_positions_ok(L):
+        notes.append(f"The precedence heatmap (one cell per pair of positions) is drawn for at most "
+                     f"{int(limits.MAX_PLOT_CELLS ** 0.5)} positions; this checkpoint has {L:,}.")
+    if L > limits.MAX_PLOT_CURVES:
+        notes.append(f"Per-position figures (exponents, rank spread, alpha curves) are drawn for at most "
+                     f"{limits.MAX_PLOT_CURVES} positions; this checkpoint has {L:,}. The numbers above cover "
+                     "every position.")
+    return notes
 
 
 def draw() -> None:

@@ -16,7 +16,7 @@ import torch
 
 from app import common, figures
 from app.training_runner import TrainingRun, dataset_from_csv, run_label
-from core import data
+from core import data, limits
 from core.orders import max_order_entropy, precedence_matrix
 from core.train import TrainConfig
 
@@ -36,6 +36,10 @@ PARAM_HELP = {
     "columns": "Comma-separated columns of the table to model.",
     "num_bins": "Quantile bins for numerical columns.",
 }
+# The largest value each integer task parameter's widget offers: exactly what the task builders accept
+# (core/limits.py), so every setting the page allows can be built.
+PARAM_MAX = {"n": limits.TASK_MAX_N, "V": limits.TASK_MAX_V, "digits": limits.TASK_MAX_DIGITS,
+             "length": limits.TASK_MAX_WORD_LENGTH, "table_seed": common.MAX_SEED, "num_bins": limits.CSV_MAX_BINS}
 LIB = TrainConfig()  # the library's defaults: a 1200-step command-line run of about ten CPU minutes
 # The page trains live, next to a linear baseline, on a CPU shared with other sessions: it starts from a smaller,
 # shorter run of the lookup task, whose only easy order is its reference groups (b's before c's), with the
@@ -81,7 +85,7 @@ def apply_presets() -> bool:
         return False
     if preset.get("task") in data.TASKS:
         st.session_state["train_task"] = preset["task"]
-    if isinstance(preset.get("steps"), int) and 1 <= preset["steps"] <= 100_000:
+    if isinstance(preset.get("steps"), int) and 1 <= preset["steps"] <= limits.TRAIN_MAX_STEPS:
         st.session_state["train_steps"] = preset["steps"]
     if isinstance(preset.get("seed"), int) and 0 <= preset["seed"] <= common.MAX_SEED:
         st.session_state["train_seed"] = preset["seed"]
@@ -120,13 +124,14 @@ def settings() -> tuple[TrainConfig | None, data.Dataset | None]:
     estimator = sb.radio("Estimator", ["discrete", "continuous"], key="train_estimator", horizontal=True,
                          help="discrete: pick a decoding step, score the masked positions (bounded "
                               "variance). continuous: the time integral with importance-sampled t.")
-    K = sb.number_input("K (draws per sequence)", 2, 8, step=1, key="train_K",
+    K = sb.number_input("K (draws per sequence)", 2, limits.TRAIN_MAX_K, step=1, key="train_K",
                         help="Masks drawn per sequence; the schedule gradient (RLOO) needs at least 2.")
-    d_model = sb.select_slider("Model width (d_model)", _options([16, 32, 64, 128], "train_d_model"),
+    d_model = sb.select_slider("Model width (d_model)", _options([d for d in (16, 32, 64, 128)
+                                                                   if d <= limits.TRAIN_MAX_D_MODEL], "train_d_model"),
                                key="train_d_model",
                                help="Transformer width; larger learns more but each step is slower.")
-    layers = sb.select_slider("Layers", [1, 2, 3, 4], key="train_layers", help="Transformer depth.")
-    steps = sb.number_input("Steps", 1, 100_000, step=50, key="train_steps",
+    layers = sb.select_slider("Layers", list(range(1, limits.TRAIN_MAX_LAYERS + 1)), key="train_layers", help="Transformer depth.")
+    steps = sb.number_input("Steps", 1, limits.TRAIN_MAX_STEPS, step=50, key="train_steps",
                             help="Optimizer steps for this run.")
     last = st.session_state.get("train_last_seed")
     seed = common.seed_widget("train_seed", last_used=last, container=sb)
@@ -163,8 +168,8 @@ def task_params(box, task: str) -> dict:
         if isinstance(default, bool) or default is None:
             continue
         if isinstance(default, int):  # seeds may be 0, sizes start at 1
-            params[name] = int(box.number_input(name, min_value=min(1, default), max_value=4096, step=1, key=key,
-                                                help=text))
+            params[name] = int(box.number_input(name, min_value=min(1, default), max_value=PARAM_MAX[name],
+                                                step=1, key=key, help=text))
         elif isinstance(default, float):
             params[name] = float(box.number_input(name, 0.0, 0.9, step=0.05, key=key, help=text))
         else:
@@ -200,7 +205,8 @@ def advanced_settings(box) -> dict:
                   help="The exponents stay at w = 1 (linear) while the denoiser leaves its initial plateau; "
                        "learning them from step 0 lets them drift on noise (measured on pairs, see the "
                        "README). Warm-up also scales with the number of steps.")
-        batch = st.select_slider("Batch size", _options([16, 32, 64, 128, 256], "train_batch"),
+        batch = st.select_slider("Batch size", _options([b for b in (16, 32, 64, 128, 256)
+                                                          if b <= limits.TRAIN_MAX_BATCH], "train_batch"),
                                  key="train_batch", help="Sequences per optimizer step.")
         lr = st.select_slider("Model learning rate", _options([5e-4, 1e-3, 2e-3, 5e-3], "train_lr"),
                               key="train_lr", help="Peak AdamW learning rate of the denoiser.")
@@ -211,7 +217,8 @@ def advanced_settings(box) -> dict:
         eval_every = st.number_input("Evaluate every (0 = auto)", 0, 10_000, step=5, key="train_eval_every",
                                      help="Steps between held-out evaluations (each adds a snapshot); "
                                           "auto gives about 40 snapshots per run.")
-        eval_size = st.select_slider("Held-out sequences", [32, 64, 128, 256, 512], key="train_eval_size",
+        eval_size = st.select_slider("Held-out sequences", [v for v in (32, 64, 128, 256, 512)
+                                                            if v <= limits.TRAIN_MAX_EVAL_SIZE], key="train_eval_size",
                                      help="Sequences in each exact held-out NELBO evaluation; more is "
                                           "more precise and slower.")
     return dict(batch_size=int(batch), lr=float(lr), schedule_lr=float(schedule_lr),
@@ -325,9 +332,14 @@ def views(curves: dict[str, list[dict]], history: list[dict], exponents: list[fl
                                "time 0.5^(1/w) (revealed later during generation when smaller).")
         st.plotly_chart(figures.rank_heatmap(history, names, colour, total_steps), key=f"{key}_rank")
     left, right = st.columns(2)
-    left.plotly_chart(figures.alpha_curves(exponents, names), key=f"{key}_alpha")
-    w = torch.tensor(exponents, dtype=torch.float64)
-    right.plotly_chart(figures.precedence_heatmap(precedence_matrix(w).numpy(), names), key=f"{key}_prec")
+    if L <= limits.MAX_PLOT_CURVES:
+        left.plotly_chart(figures.alpha_curves(exponents, names), key=f"{key}_alpha")
+    if limits.plot_positions_ok(L):
+        w = torch.tensor(exponents, dtype=torch.float64)
+        right.plotly_chart(figures.precedence_heatmap(precedence_matrix(w).numpy(), names), key=f"{key}_prec")
+    else:
+        right.caption(f"The precedence heatmap is drawn for at most {int(limits.MAX_PLOT_CELLS ** 0.5)} "
+                      f"positions; this run has {L:,}.")
     left, right = st.columns(2)
     if history:
         left.plotly_chart(figures.entropy_curve(history, L, total_steps), key=f"{key}_entropy")
@@ -380,6 +392,11 @@ def nelbo_delta(curves: dict[str, list[dict]], history: list[dict]) -> tuple[str
 
 
 def progress_bar(run: TrainingRun) -> None:
+    if run.waiting:
+        training, queued = run.budget.status()
+        st.info(f"Waiting for a training slot: this server trains {run.budget.slots} run(s) at once (one per "
+                f"CPU core) and {training} are training now. Your run is number {run.queue_place} of {queued} "
+                "in the queue and starts by itself; pausing it gives up its place.")
     p = run.progress()
     left = f" · about {duration(p.remaining)} left" if p.remaining is not None and run.active else ""
     st.progress(p.fraction, text=f"**{run.label}** — {run.state} · step {p.step:,} / {p.total:,} · "

@@ -5,24 +5,81 @@ Pure Python (no streamlit), so it is tested directly. The Train page keeps one :
 in ``st.session_state`` and calls :meth:`TrainingRun.advance` about once a second; between calls nothing
 runs, so the page never blocks. Both trainers pull from ``Trainer.events()``, one event at a time in turn,
 so they stay at the same step and share the same settings (the baseline differs only in its schedule).
+
+The server trains at most ``limits.max_concurrent_runs()`` runs at once (one per CPU core by default;
+``$ORDERLAB_MAX_CONCURRENT_RUNS`` changes it): :data:`BUDGET` is shared by every session, and a run that
+finds every slot taken waits in a first-come queue, which the page shows, instead of slowing every run down.
+A slot is given back when its run pauses, stops or finishes, or when its page stops asking for it
+(``LEASE_S``: a closed tab).
 """
 
 from __future__ import annotations
 
 import io
 import tempfile
+import threading
 import time
 import zipfile
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from core import data
+from core import data, limits
 from core.checkpoint import HUB_FILES
 from core.train import StepEvent, TrainConfig, Trainer
 
 STATES = ("ready", "running", "paused", "stopped", "done")
-MAX_CSV_BYTES = 50 << 20
+MAX_CSV_BYTES = limits.CSV_MAX_BYTES
+LEASE_S = 10.0  # a slot or queue place not asked for in this long is given up (the page asks every second)
+
+
+class TrainingBudget:
+    """Server-wide slots for training runs, with a first-come queue for the runs that find none free.
+
+    Thread-safe: every session's page asks from its own thread. ``clock`` is injectable for tests."""
+
+    def __init__(self, slots: int, clock=time.monotonic):
+        self.slots = limits.check_int("concurrent training runs", slots, 1, 1024)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._holders: dict[int, float] = {}  # run id -> last time its page asked
+        self._queue: dict[int, float] = {}  # waiting run id -> last time asked (insertion order = queue)
+
+    def acquire(self, run_id: int) -> int:
+        """0 when ``run_id`` holds a slot (granted now or before), else its place in the queue (1 = next)."""
+        with self._lock:
+            now = self._clock()
+            self._expire(now)
+            if run_id in self._holders:
+                self._holders[run_id] = now
+                return 0
+            self._queue.setdefault(run_id, now)
+            self._queue[run_id] = now
+            place = list(self._queue).index(run_id) + 1
+            if place <= self.slots - len(self._holders):
+                del self._queue[run_id]
+                self._holders[run_id] = now
+                return 0
+            return place
+
+    def release(self, run_id: int) -> None:
+        with self._lock:
+            self._holders.pop(run_id, None)
+            self._queue.pop(run_id, None)
+
+    def status(self) -> tuple[int, int]:
+        """(runs training now, runs waiting)."""
+        with self._lock:
+            self._expire(self._clock())
+            return len(self._holders), len(self._queue)
+
+    def _expire(self, now: float) -> None:
+        for table in (self._holders, self._queue):
+            for run_id in [r for r, seen in table.items() if now - seen > LEASE_S]:
+                del table[run_id]
+
+
+BUDGET = TrainingBudget(limits.max_concurrent_runs())
 PACE_WINDOW_S = 20.0  # the remaining time follows the step rate of about this much recent running time
 
 
@@ -43,8 +100,10 @@ class TrainingRun:
     """One run: ``trainer`` (the chosen schedule) and ``baseline`` (linear, same settings) or None."""
 
     def __init__(self, config: TrainConfig, dataset: data.Dataset | None = None, baseline: bool = False,
-                 label: str = "run", clock=time.monotonic):
+                 label: str = "run", clock=time.monotonic, budget: TrainingBudget | None = None):
         self.label = label
+        self.budget = budget if budget is not None else BUDGET
+        self.queue_place = 0  # > 0 while waiting for a training slot
         self._clock = clock  # wall clock for the elapsed and remaining times (tests pass a fake one)
         self._wall, self._running_since = 0.0, None
         self._pace: deque[tuple[float, int]] = deque()  # (wall seconds, step) samples while running
@@ -73,6 +132,11 @@ class TrainingRun:
     @property
     def active(self) -> bool:
         return self.state == "running"
+
+    @property
+    def waiting(self) -> bool:
+        """Running, but queued behind other sessions' runs for a training slot."""
+        return self.state == "running" and self.queue_place > 0
 
     def histories(self) -> dict[str, list[dict]]:
         """Snapshot histories by curve label: the run's schedule, plus ``linear baseline`` if present."""
@@ -119,6 +183,9 @@ class TrainingRun:
     def advance(self, budget_s: float) -> int:
         """Pull training events for about ``budget_s`` seconds while running; returns steps taken."""
         if self.state != "running":
+            return 0
+        self.queue_place = self.budget.acquire(id(self))
+        if self.queue_place:
             return 0
         start, steps = time.perf_counter(), 0
         fresh = not self.trainer.history  # show the step-0 evaluation as soon as it exists
@@ -195,6 +262,8 @@ class TrainingRun:
             self._running_since = None
         self._pace.clear()
         self.state = state
+        self.queue_place = 0
+        self.budget.release(id(self))  # the slot goes to the next run in the queue
 
     def _recent_rate(self) -> float | None:
         """Steps per wall-clock second over about the last ``PACE_WINDOW_S`` seconds of running."""
@@ -211,11 +280,12 @@ class TrainingRun:
 
 def dataset_from_csv(raw: bytes, filename: str, seed: int = 0) -> data.Dataset:
     """Encode an uploaded CSV as a table dataset; ValueError names the problem (size, parse, columns)."""
+    filename = data.short_names([Path(str(filename)).name or "table.csv"], 60)[0]  # shown, never opened
     if len(raw) > MAX_CSV_BYTES:
         raise ValueError(f"{filename} is {len(raw) / 2**20:.1f} MB; at most {MAX_CSV_BYTES >> 20} MB")
     if not raw.strip():
         raise ValueError(f"{filename} is empty")
-    name = Path(filename).stem or "table"
+    name = data.short_names([Path(filename).stem or "table"])[0]
     try:
         return data.table_from_csv(io.BytesIO(raw), name=name, seed=seed)
     except ValueError as e:

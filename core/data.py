@@ -517,10 +517,10 @@ def table_from_dataframe(df: pd.DataFrame, name: str = "table", max_categories: 
     frac = _check_fraction("heldout_fraction", heldout_fraction)
     _check_frame(df)
     encoded = []  # (name, (codes, decoder)) of the non-constant columns
-    for name, column in zip(short_names([str(c) for c in df.columns]), df.columns):
-        enc = _encode_column(df[column], name, max_categories, num_bins)
+    for short, column in zip(short_names([str(c) for c in df.columns]), df.columns):
+        enc = _encode_column(df[column], short, max_categories, num_bins)
         if enc is not None:
-            encoded.append((name, (enc[0], _short_decoder(enc[1]))))
+            encoded.append((short, (enc[0], _short_decoder(enc[1]))))
     if len(encoded) < 2:
         raise ValueError(f"the table has {len(encoded)} usable column(s); at least 2 non-constant columns "
                          "are needed")

@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import core.model  # noqa: E402
+from app import page_compare  # noqa: E402
 from app.training_runner import TrainingRun  # noqa: E402
 from conftest import TINY, save_tiny  # noqa: E402
 
@@ -138,16 +139,22 @@ def test_session_run_is_offered_and_compared(shipped, monkeypatch):
     assert len(at.dataframe[0].value) == len(at.multiselect(key="compare_policies").value)
 
 
+def uploader(at: AppTest, base: str = "compare_upload"):
+    """The uploader widget at its current key (it changes after each complete upload, emptying it)."""
+    generation = at.session_state[f"{base}_generation"] if f"{base}_generation" in at.session_state else 0
+    return at.file_uploader(key=f"{base}_{generation}")
+
+
 def test_uploaded_model_and_a_bad_upload(page, shipped):
     d = shipped / "tiny-pairs"
     config, weights = (d / "config.json").read_bytes(), (d / "model.safetensors").read_bytes()
-    page.selectbox(key="compare_model").set_value("upload config.json + model.safetensors").run()
+    page.selectbox(key="compare_model").set_value(page_compare.UPLOAD).run()
     assert page.info and not page.exception
-    page.file_uploader(key="compare_upload").set_value(
+    uploader(page).set_value(
         [("config.json", config, "application/json"), ("model.safetensors", weights[:100], "application/octet-stream")])
     page.run()
     assert "cannot be used" in page.error[0].value
-    page.file_uploader(key="compare_upload").set_value(
+    uploader(page).set_value(
         [("config.json", config, "application/json"), ("model.safetensors", weights, "application/octet-stream")])
     page.run()
     assert not page.exception and not page.error
