@@ -2,7 +2,7 @@
 
 No streamlit here and no state: each builder takes plain lists / arrays (exponents ``w``, snapshot dicts
 from ``Trainer.history`` or a checkpoint's ``metrics.json``) and returns a ``go.Figure``. Notation follows
-DESIGN.md: ``alpha_l(t) = 1 - t^{w_l}``, position ``l`` is revealed at its masking time ``tau_l`` during
+docs/design.md: ``alpha_l(t) = 1 - t^{w_l}``, position ``l`` is revealed at its masking time ``tau_l`` during
 generation, and Plackett–Luce with scores ``w`` gives the order distribution.
 """
 

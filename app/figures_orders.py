@@ -2,7 +2,7 @@
 masking animation, masking times -> order, and Plackett–Luce checks.
 
 Pure functions: plain lists / arrays in, a ``go.Figure`` (or plain data) out; no streamlit, no state.
-Notation follows DESIGN.md: ``t = 0`` clean, ``t = 1`` fully masked, position ``l`` is masked at times
+Notation follows docs/design.md: ``t = 0`` clean, ``t = 1`` fully masked, position ``l`` is masked at times
 ``t >= tau_l`` and so revealed at ``tau_l`` during generation (largest ``tau`` first).
 """
 

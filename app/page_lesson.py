@@ -79,7 +79,7 @@ def preset_exponents(meta: data.DataMeta, policy: str) -> list[float]:
 
 
 def masking_times(w: torch.Tensor, seed: int, draw: int) -> torch.Tensor:
-    """A fixed draw ``u`` of uniforms turned into masking times ``tau_l = u_l^{1/w_l}`` (DESIGN.md §2)."""
+    """A fixed draw ``u`` of uniforms turned into masking times ``tau_l = u_l^{1/w_l}`` (docs/design.md §2)."""
     g = torch.Generator().manual_seed(seed * 1000 + draw)
     u = torch.rand(w.numel(), generator=g).clamp(1e-6, 1 - 1e-6)
     return u ** (1.0 / w)

@@ -38,7 +38,7 @@ from core.train import EvalEvent, Trainer, TrainConfig  # noqa: E402
 
 CONFIGS = {  # name -> (schedule, estimator, RLOO draws per sequence as a multiple of Settings.K)
     "linear": ("linear", "discrete", 1),
-    "learned-continuous": ("learned", "continuous", 1),  # the textbook estimator (DESIGN.md §2): continuous time, RLOO
+    "learned-continuous": ("learned", "continuous", 1),  # the textbook estimator (docs/design.md §2): continuous time, RLOO
     "learned": ("learned", "discrete", 1),  # this library's default: discrete-step Plackett-Luce, RLOO
     # the lowest-variance schedule gradient of bench/estimator_variance.py at equal compute: 4x the draws
     # per sequence on a 4x smaller batch, so every configuration makes the same number of forward passes

@@ -1,6 +1,6 @@
 """Datasets: every task becomes integer tensors ``[N, L]`` plus a JSON-serializable :class:`DataMeta`.
 
-Position ``l`` takes values ``0 .. num_categories[l] - 1`` (DESIGN.md §5). Tasks:
+Position ``l`` takes values ``0 .. num_categories[l] - 1`` (docs/design.md §5). Tasks:
 
 - synthetic, generated from a seed, each with reference groups, a reference order and a validity rule:
   ``pairs``, ``addition``, ``parity``;
@@ -368,7 +368,7 @@ def parity(seed: int = 0, n: int = 6, num_train: int = 20000, num_heldout: int =
     """Prefix parity: ``b_1..b_n`` then ``p_i = b_1 xor ... xor b_i``.
 
     The reference order ``b's, p_1, p_2, ...`` is kept as a strict chain on purpose: it is the teaching case of
-    an order that a position-wise schedule expresses badly (DESIGN.md §5).
+    an order that a position-wise schedule expresses badly (docs/design.md §5).
     """
     _check_int("n", n, 1, limits.TASK_MAX_N)
     total = _check_sizes(num_train, num_heldout, 2 * n)

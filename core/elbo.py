@@ -5,7 +5,7 @@ and ``logits: [B, L, V]``; it is time-agnostic. Everything returns nats per sequ
 
 Two unbiased estimators of ``NELBO(x) = E_{pi ~ P_alpha}[sum_k -log p(x_{pi_k} | x_{pi_<k})]``:
 
-* ``continuous`` — DESIGN.md §2: antithetic ``t``, mask each position with prob ``1 - alpha_l(t)``,
+* ``continuous`` — docs/design.md §2: antithetic ``t``, mask each position with prob ``1 - alpha_l(t)``,
   weight masked positions by ``-alpha_l'(t) / (1 - alpha_l(t))``. For exponents below 1 the weight's
   second moment diverges at ``t -> 0``; half of each batch draws ``t`` from ``c t^(c-1)`` with
   ``c = min(w) / 2`` and every term is importance weighted by the mixture density, so the variance is
@@ -14,7 +14,7 @@ Two unbiased estimators of ``NELBO(x) = E_{pi ~ P_alpha}[sum_k -log p(x_{pi_k} |
   order, score every masked ``j`` with ``L w_j / sum_{i in M} w_i``. Bounded variance; depends only on
   ratios of ``w``, so it is exactly scale invariant.
 
-The schedule gradient uses RLOO over ``K`` draws per sequence (DESIGN.md §2): plain autodiff only sees
+The schedule gradient uses RLOO over ``K`` draws per sequence (docs/design.md §2): plain autodiff only sees
 the weights and is biased; the score-function term ``stopgrad(f_k - mean_{j!=k} f_j) * log q(z_k)`` fixes
 it. The reportable NELBO never includes that term.
 """

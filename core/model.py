@@ -2,7 +2,7 @@
 
 ``Denoiser(z)`` maps a partly masked sequence ``z: [B, L]`` (mask id ``V``) to logits ``[B, L, V]`` over the
 shared vocabulary of ``V = max(num_categories)`` values; logits of categories a position does not have are
-``-inf``. It sees no time and knows nothing about diffusion (DESIGN.md §2, §4): losses and samplers take it
+``-inf``. It sees no time and knows nothing about diffusion (docs/design.md §2, §4): losses and samplers take it
 as a plain callable.
 """
 

@@ -1,7 +1,7 @@
 """Order distributions: which position is decoded at which step.
 
 An order ``pi`` is a LongTensor ``[L]`` (or ``[n, L]``) whose entry ``k`` is the position decoded at step
-``k``. For the polynomial family the order distribution is Plackett–Luce with scores ``w`` (DESIGN.md §2):
+``k``. For the polynomial family the order distribution is Plackett–Luce with scores ``w`` (docs/design.md §2):
 ``P(pi) = prod_k w_{pi_k} / sum_{j>=k} w_{pi_j}``; closed forms below. For any other schedule the same
 statistics are estimated from sampled masking times (``sample_schedule_orders`` + the ``empirical_*``).
 """

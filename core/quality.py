@@ -1,4 +1,4 @@
-"""Order quality: how good a decoding policy is, on held-out data and on its own samples (DESIGN.md §3).
+"""Order quality: how good a decoding policy is, on held-out data and on its own samples (docs/design.md §3).
 
 For each policy, :func:`compare_policies` reports
 

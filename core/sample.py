@@ -15,7 +15,7 @@ A :class:`Trajectory` holds, per sample and position, ``orders``, ``step_of``, `
 ``prob``, ``entropy`` and the token ``uniforms``; ``state_at(step)`` rebuilds the partial state after any
 step without calling the model, ``revealed_at(step)`` gives the positions of one step.
 
-Policies (DESIGN.md §3): ``learned`` (masking times from ``schedule``, decoded by descending time),
+Policies (docs/design.md §3): ``learned`` (masking times from ``schedule``, decoded by descending time),
 ``random`` (uniform orders), ``left_to_right``, ``reference`` (``meta.reference_order``), any fixed order
 given as a list of positions (or the label ``"order:3-0-2-1"``), ``confidence`` / ``margin`` (adaptive:
 reveal the masked position whose predictive distribution has the largest top-1 probability / top-1 minus

@@ -1,6 +1,6 @@
 """Noise schedules: alpha_l(t), the ELBO weight, masking times and masks.
 
-Notation (DESIGN.md §2): ``t = 0`` is clean data, ``t = 1`` fully masked; ``alpha_l(t)`` is the probability
+Notation (docs/design.md §2): ``t = 0`` is clean data, ``t = 1`` fully masked; ``alpha_l(t)`` is the probability
 that position ``l`` is still unmasked at time ``t``. Every schedule maps ``t: [B]`` to ``[B, L]``.
 
 Univariate schedules (one alpha shared by every position) give the uniform order distribution; the
