@@ -18,11 +18,11 @@ import safetensors.torch
 import torch
 import torch.distributed as dist
 
-from core import checkpoint
+from core import checkpoint, limits
 
 FORMAT = "orderlab-training-state"
 VERSION = 1
-MAX_STATE_BYTES = 2 * checkpoint.MAX_WEIGHTS_BYTES + (1 << 20)  # two Adam moments per weight, and the RNGs
+MAX_STATE_BYTES = 2 * limits.MAX_WEIGHTS_BYTES + (1 << 20)  # two Adam moments per weight, and the RNGs
 
 
 def state_files(trainer) -> dict[str, bytes]:

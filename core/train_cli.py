@@ -22,11 +22,10 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from core import checkpoint, data
+from core import checkpoint, data, limits
 from core.elbo import ESTIMATORS
 from core.train import StepEvent, TrainConfig, Trainer, rank_fingerprints
 
-MAX_CSV_BYTES = 64 << 20
 RESUME_KEEPS = {"resume", "threads", "csv"}  # the only flags that may come with --resume
 
 
@@ -125,8 +124,8 @@ def csv_dataset(path: str, seed: int) -> data.Dataset:
     file = Path(path)
     if not file.is_file():
         raise ValueError(f"--csv {path}: no such file")
-    if file.stat().st_size > MAX_CSV_BYTES:
-        raise ValueError(f"--csv {path} is larger than {MAX_CSV_BYTES >> 20} MB")
+    if file.stat().st_size > limits.CSV_MAX_BYTES:
+        raise ValueError(f"--csv {path} is larger than {limits.CSV_MAX_BYTES >> 20} MB")
     try:
         return data.table_from_csv(file, name=file.stem or "table", seed=seed)
     except ValueError as e:
