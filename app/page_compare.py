@@ -178,17 +178,23 @@ def scores(model: Model, policies, seed: int) -> dict | str:
     cache = st.session_state.setdefault(SCORES, {})
     key = replay_key(model, policies, seed)
     if key not in cache:
-        try:
-            rows = heldout_rows(model.meta.length)
-            quality.check_score_budget(model.denoiser.config, rows, N_ORDERS, N_SCORE_SAMPLES, len(policies),
-                                       limits.SCORE_SECONDS)  # before the data are even rebuilt
-            heldout = model.heldout if model.heldout is not None else quality.heldout_data(model.meta)
-            cache[key] = quality.compare_policies((model.denoiser, model.schedule, model.meta),
-                                                  heldout[:rows], list(policies), N_SCORE_SAMPLES, N_ORDERS,
-                                                  seed, budget_s=limits.SCORE_SECONDS)
-        except ValueError as e:
-            cache[key] = str(e)
+        cache[key] = compute_scores(model, policies, seed)
     return cache[key]
+
+
+def compute_scores(model: Model, policies, seed: int) -> dict | str:
+    """``compare_policies`` within the page's budget (checked before the data are even rebuilt), or the
+    reason it cannot be computed."""
+    try:
+        rows = heldout_rows(model.meta.length)
+        quality.check_score_budget(model.denoiser.config, rows, N_ORDERS, N_SCORE_SAMPLES, len(policies),
+                                   limits.SCORE_SECONDS)
+        heldout = model.heldout if model.heldout is not None else quality.heldout_data(model.meta)
+        return quality.compare_policies((model.denoiser, model.schedule, model.meta), heldout[:rows],
+                                        list(policies), N_SCORE_SAMPLES, N_ORDERS, seed,
+                                        budget_s=limits.SCORE_SECONDS)
+    except ValueError as e:
+        return str(e)
 
 
 def heldout_rows(length: int) -> int:

@@ -214,27 +214,36 @@ def show_summary(label: str, ckpt: checkpoint.Checkpoint, stats: dict) -> None:
         st.markdown(f"**Most likely order:** {order_text(stats['mode'], stats['names'])}")
 
 
-def show_plots(ckpt: checkpoint.Checkpoint, stats: dict) -> None:
-    """Two rows of two plots: what the schedule is, and what order it gives."""
+def plot_figures(ckpt: checkpoint.Checkpoint, stats: dict) -> dict:
+    """The page's figures by chart key, only those within ``core/limits.py`` (see :func:`limit_notes`)."""
     meta, names, w, L = ckpt.meta, stats["names"], stats["w"], ckpt.meta.length
-    st.plotly_chart(fo.entropy_meter(stats["entropy"], stats["max_entropy"]), width="stretch",
-                    key="inspect_entropy")
-    for note in limit_notes(L, stats):
-        st.caption(note)
-    left, right = st.columns(2)
+    out = {"inspect_entropy": fo.entropy_meter(stats["entropy"], stats["max_entropy"])}
     if L <= limits.MAX_PLOT_CURVES:
-        left.plotly_chart(fo.line_labels_in_margin(figures.exponent_bars(w, names)), width="stretch",
-                          key="inspect_exponents")
-        right.plotly_chart(fo.rank_spread(stats["rank"], stats["rank_std"], names, meta.reference_order),
-                           width="stretch", key="inspect_rank")
-    left, right = st.columns(2)
+        out["inspect_exponents"] = fo.line_labels_in_margin(figures.exponent_bars(w, names))
+        out["inspect_rank"] = fo.rank_spread(stats["rank"], stats["rank_std"], names, meta.reference_order)
     if limits.plot_positions_ok(L):
-        left.plotly_chart(figures.precedence_heatmap(stats["precedence"].numpy(), names), width="stretch",
-                          key="inspect_precedence")
+        out["inspect_precedence"] = figures.precedence_heatmap(stats["precedence"].numpy(), names)
     if L <= limits.MAX_PLOT_CURVES:
-        right.plotly_chart(figures.alpha_curves(w, names), width="stretch", key="inspect_alpha")
-    if meta.shape is not None and L <= limits.MAX_PLOT_CURVES * 8:
-        st.plotly_chart(figures.grid_rank_image(w, meta.shape), width="content", key="inspect_grid")
+        out["inspect_alpha"] = figures.alpha_curves(w, names)
+    if meta.shape is not None and L <= limits.MAX_PLOT_CURVES:
+        out["inspect_grid"] = figures.grid_rank_image(w, meta.shape)
+    return out
+
+
+def show_plots(ckpt: checkpoint.Checkpoint, stats: dict) -> None:
+    """The entropy meter, then two rows of two plots: what the schedule is, and what order it gives."""
+    figs = plot_figures(ckpt, stats)
+    st.plotly_chart(figs.pop("inspect_entropy"), width="stretch", key="inspect_entropy")
+    for note in limit_notes(ckpt.meta.length, stats):
+        st.caption(note)
+    grid = figs.pop("inspect_grid", None)
+    for row in (("inspect_exponents", "inspect_rank"), ("inspect_precedence", "inspect_alpha")):
+        columns = st.columns(2)
+        for column, key in zip(columns, row):
+            if key in figs:
+                column.plotly_chart(figs[key], width="stretch", key=key)
+    if grid is not None:
+        st.plotly_chart(grid, width="content", key="inspect_grid")
 
 
 def limit_notes(L: int, stats: dict) -> list[str]:

@@ -194,7 +194,9 @@ def check_repo_id(repo_id) -> str:
     if not isinstance(repo_id, str) or not repo_id.strip():
         raise ValueError("enter a Hugging Face Hub repo id such as owner/name")
     repo_id = repo_id.strip()
-    shown = limits._short(repo_id)
+    # echo only what could be an id (a typo is worth seeing), never a path or URL
+    plain = re.fullmatch(r"[A-Za-z0-9][\w.-]*(/[\w.-]*)*", repo_id) and ".." not in repo_id
+    shown = limits._short(repo_id) if plain else "this"
     if repo_id.count("/") != 1 or not repo_id.isascii() or not repo_id.isprintable():
         raise ValueError(f"{shown} is not a Hugging Face Hub repo id: expected owner/name (letters, digits, "
                          "'-', '_', '.'), not a path or a URL")
