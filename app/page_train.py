@@ -36,10 +36,21 @@ PARAM_HELP = {
     "columns": "Comma-separated columns of the table to model.",
     "num_bins": "Quantile bins for numerical columns.",
 }
-# The largest value each integer task parameter's widget offers: exactly what the task builders accept
-# (core/limits.py), so every setting the page allows can be built.
+# The largest value each integer task parameter's widget offers: what the task builders accept (core/limits.py)
+# at the page's data sizes, so every setting the page allows can be built (a test builds each maximum).
 PARAM_MAX = {"n": limits.TASK_MAX_N, "V": limits.TASK_MAX_V, "digits": limits.TASK_MAX_DIGITS,
              "length": limits.TASK_MAX_WORD_LENGTH, "table_seed": common.MAX_SEED, "num_bins": limits.CSV_MAX_BINS}
+
+
+def param_max(task: str, name: str) -> int:
+    """The widget maximum of an integer task parameter: its bound, and for ``n`` (2n positions) also the
+    largest that keeps the task's default rows x positions within ``limits.TASK_MAX_CELLS``."""
+    hi = PARAM_MAX[name]
+    defaults = data.task_defaults(task)
+    if name == "n" and "num_train" in defaults:
+        rows = defaults["num_train"] + defaults.get("num_heldout", 0)
+        hi = min(hi, limits.TASK_MAX_CELLS // (2 * rows))
+    return hi
 LIB = TrainConfig()  # the library's defaults: a 1200-step command-line run of about ten CPU minutes
 # The page trains live, next to a linear baseline, on a CPU shared with other sessions: it starts from a smaller,
 # shorter run of the lookup task, whose only easy order is its reference groups (b's before c's), with the
@@ -168,7 +179,7 @@ def task_params(box, task: str) -> dict:
         if isinstance(default, bool) or default is None:
             continue
         if isinstance(default, int):  # seeds may be 0, sizes start at 1
-            params[name] = int(box.number_input(name, min_value=min(1, default), max_value=PARAM_MAX[name],
+            params[name] = int(box.number_input(name, min_value=min(1, default), max_value=param_max(task, name),
                                                 step=1, key=key, help=text))
         elif isinstance(default, float):
             params[name] = float(box.number_input(name, 0.0, 0.9, step=0.05, key=key, help=text))

@@ -179,3 +179,31 @@ def test_identical_rows_are_explained(page):
     assert "barely trained" in hints[0]  # a learned schedule, still at its equal start
     page.multiselect(key="compare_policies").set_value(["left_to_right", "reference"]).run()
     assert any("reference order is left to right" in c.value for c in page.caption)
+
+
+def test_a_4096_position_upload_says_what_it_will_not_decode(page):
+    """Finding 2: decoding the 4096-position checkpoint ran past 90 s for one policy."""
+    import math
+    import time
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    import hostile_cases
+
+    parts = hostile_cases.checkpoint_parts(L=4096, exponents=[math.exp((i % 97) / 30 - 1.6) for i in range(4096)])
+    page.selectbox(key="compare_model").set_value(page_compare.UPLOAD).run()
+    start = time.perf_counter()
+    uploader(page).set_value([(n, b, "application/octet-stream") for n, b in hostile_cases.files(parts)]).run()
+    assert time.perf_counter() - start < 10 and not page.exception
+    assert any("not computed" in w.value for w in page.warning)
+    page.button(key="compare_score").click().run()
+    assert any("not available" in w.value and "not computed" in w.value for w in page.warning)
+
+
+def test_a_second_upload_replaces_the_first(page, shipped):
+    d = shipped / "tiny-pairs"
+    pair = [("config.json", (d / "config.json").read_bytes(), "application/json"),
+            ("model.safetensors", (d / "model.safetensors").read_bytes(), "application/octet-stream")]
+    page.selectbox(key="compare_model").set_value(page_compare.UPLOAD).run()
+    uploader(page).set_value(pair).run()
+    uploader(page).set_value(pair).run()  # the uploader was emptied: this is a pair, not "got 4"
+    assert not page.exception and not page.error and not page.warning

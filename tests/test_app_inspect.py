@@ -182,3 +182,68 @@ def test_hub_offline_says_so_plainly(page, monkeypatch):
     assert not at.exception
     assert "could not reach the Hugging Face Hub" in at.error[0].value
     assert at.session_state["inspect_current"]["label"].startswith("shipped:")
+
+
+# --- issue 12 ----------------------------------------------------------------------------------------------
+
+
+def long_checkpoint(L: int) -> tuple[bytes, bytes]:
+    """A valid checkpoint of L positions, d_model 8, one layer, with spread exponents (a few hundred KB)."""
+    import hostile_cases
+
+    parts = hostile_cases.checkpoint_parts(L=L, exponents=[math.exp((i % 97) / 30 - 1.6) for i in range(L)])
+    return tuple(b for _, b in hostile_cases.files(parts))
+
+
+@pytest.mark.parametrize("L", [1024, 4096])
+def test_long_checkpoints_open_within_the_target_and_say_what_is_left_out(page, L):
+    """Finding 1: a 42 KB checkpoint of 1024 positions grew the server from 7 to 23 GB ([L, L, L] rank
+    spread); 4096 positions asked for 550 GB and showed a traceback. Now: seconds, bounded, and a note."""
+    import time
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    start = time.perf_counter()
+    at = upload(page, *long_checkpoint(L))
+    assert time.perf_counter() - start < 10
+    assert not at.exception and not at.error
+    notes = " ".join(c.value for c in at.caption)
+    assert "estimated from sampled orders" in notes and "precedence heatmap" in notes
+    assert f"{L:,} positions" in at.subheader[0].value or str(L) in at.subheader[0].value
+
+
+def test_a_new_upload_replaces_the_old_one(page, files, shipped):
+    """The uploader used to accumulate files: a second pair said "got 4"."""
+    at = upload(page, *files)
+    first = at.session_state["inspect_current"]["label"]
+    d = shipped / "tiny-pairs-linear"
+    uploader(at).set_value([("config.json", (d / "config.json").read_bytes(), "application/json"),
+                            ("model.safetensors", (d / "model.safetensors").read_bytes(), "application/octet-stream"),
+                            ("metrics.json", b'{"steps": 0}', "application/json")]).run()
+    assert not at.exception and not at.error and not at.warning
+    assert at.session_state["inspect_current"]["label"] not in (first, None)
+
+
+def test_the_train_pages_zip_opens(page, shipped):
+    buffer = io.BytesIO()
+    with __import__("zipfile").ZipFile(buffer, "w") as zf:
+        for name in ("config.json", "model.safetensors"):
+            zf.write(shipped / "tiny-pairs" / name, arcname=name)
+    page.radio(key="inspect_source").set_value("Upload").run()
+    uploader(page).set_value([("run.zip", buffer.getvalue(), "application/zip")]).run()
+    assert not page.exception and not page.error
+    assert any(t.startswith("Exponents") for t in chart_titles(page))
+
+
+@pytest.mark.parametrize("text", ["/etc/passwd", "pretrained/../../etc", "a" * 300, "."])
+def test_the_hub_box_never_reads_the_servers_disk(page, text, monkeypatch):
+    """Finding 4: the Hub box loaded local folders and its errors showed server paths ("is a file",
+    "looked in /"); "a" * 300 raised an uncaught OSError."""
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    page.radio(key="inspect_source").set_value("Hugging Face Hub").run()
+    page.text_input(key="inspect_repo").set_value(text)
+    page.button[0].click().run()
+    assert not page.exception
+    message = page.error[0].value
+    assert "\n" not in message and "/etc" not in message and "is a file" not in message and "looked in" not in message

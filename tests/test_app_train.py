@@ -289,3 +289,80 @@ def test_dataset_from_csv_names_the_problem():
         dataset_from_csv(b"a" * (training_runner.MAX_CSV_BYTES + 1), "x.csv")
     ds = dataset_from_csv(b"a,b\n1,x\n2,y\n1,y\n", "shop.csv")
     assert ds.meta.name == "shop" and ds.meta.position_names == ["a", "b"]
+
+
+# --- issue 12: one table of limits (finding 7) and a server-wide training budget (finding 8) ------------
+
+
+def test_every_task_parameter_the_widgets_allow_builds(monkeypatch):
+    """Finding 7: the Train widgets allowed n and V up to 4096 while the tasks accepted n <= 2048, V <= 64.
+    Now each integer widget's maximum builds, and one more is refused by the builder itself."""
+    at = app()
+    checked = 0
+    for task in ("pairs", "lookup", "majority", "parity", "addition", "words"):
+        at.selectbox(key="train_task").set_value(task).run()
+        for widget in at.number_input:
+            prefix = f"train_param_{task}_"
+            if not (widget.key or "").startswith(prefix):
+                continue
+            name, hi = widget.key[len(prefix):], int(widget.max)
+            data.make_task(task, **{name: hi})
+            if name != "table_seed":
+                with pytest.raises(ValueError):
+                    data.make_task(task, **{name: hi + 1})
+            checked += 1
+    assert checked >= 7
+
+
+def test_runs_beyond_the_server_budget_wait_in_a_visible_queue():
+    """Finding 8: nothing limited how many runs a server trained at once. With two slots, a third run waits
+    (place 1) and starts as soon as one of the others pauses; an abandoned run's slot expires."""
+    now = [0.0]
+    budget = training_runner.TrainingBudget(2, clock=lambda: now[0])
+    config = TrainConfig(steps=50, **TINY)
+    runs = [TrainingRun(config, budget=budget, label=f"r{i}") for i in range(3)]
+    for run in runs:
+        run.start()
+        run.advance(0.05)
+    assert [r.waiting for r in runs] == [False, False, True] and runs[2].queue_place == 1
+    assert runs[0].trainer.history and not runs[2].trainer.history  # the queued run has not trained
+    assert budget.status() == (2, 1)
+    runs[0].pause()
+    runs[2].advance(0.05)
+    assert not runs[2].waiting and runs[2].trainer.history
+    now[0] += training_runner.LEASE_S + 1  # the other pages stopped asking (closed tabs)
+    runs[0].resume()
+    runs[0].advance(0.05)
+    assert not runs[0].waiting and budget.status() == (1, 0)
+
+
+def test_the_default_budget_is_one_run_per_core(monkeypatch):
+    import os
+
+    from core import limits
+
+    monkeypatch.delenv(limits.CONCURRENT_RUNS_ENV, raising=False)
+    assert limits.max_concurrent_runs() == max(1, os.cpu_count() or 1)
+    monkeypatch.setenv(limits.CONCURRENT_RUNS_ENV, "5")
+    assert limits.max_concurrent_runs() == 5
+
+
+def test_a_csv_with_long_names_trains_into_a_checkpoint_inspect_loads():
+    """Finding 5: 256 long category names (and a 10 MB cell) trained, but the downloaded config.json was
+    over the loader's 1 MB; names are now shortened when the CSV is encoded."""
+    from app import uploads
+
+    rows = "\n".join(f"{'n' * 5000}{i % 60},{i % 2},{'x' * (1 << 20) if i == 0 else 'y'}" for i in range(256))
+    ds = dataset_from_csv(("a,b,c\n" + rows).encode(), "long.csv")
+    run = TrainingRun(TrainConfig(steps=2, schedule_delay=0, **TINY), ds)
+    run.step_once()
+    key, ckpt = uploads.load([_Upload("run.zip", run.checkpoint_zip())])
+    assert ckpt.meta.length == ds.meta.length and key.startswith("upload:")
+
+
+class _Upload:
+    def __init__(self, name, data):
+        self.name, self._data = name, data
+
+    def getvalue(self):
+        return self._data

@@ -278,3 +278,55 @@ def test_save_refuses_unserializable_train_config(tmp_path):
 
 def test_push_to_hub_is_importable():
     assert callable(checkpoint.push_to_hub)
+
+
+# --- issue 12, finding 4: the Hub box takes repo ids, never a path ------------------------------------
+
+
+@pytest.mark.parametrize("text", ["a" * 300, "/etc/passwd", "../../etc/passwd", "~/x", "a/b/c", "x", "C:\\x",
+                                  "https://huggingface.co/a/b", "owner/name\x00", "owner--x/name", "own er/name"])
+def test_load_from_hub_refuses_anything_but_an_owner_name_id_in_one_line(text, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x").mkdir()  # a local folder of that name must not matter
+    with pytest.raises(ValueError) as e:
+        checkpoint.load_from_hub(text)
+    message = str(e.value)
+    assert "\n" not in message and len(message) < 300
+    assert "/etc" not in message and str(tmp_path) not in message and "is a file" not in message
+
+
+def test_load_from_hub_never_reads_a_local_folder(tmp_path, monkeypatch):
+    """'pretrained/pairs-learned' is a valid repo id and a local folder: the Hub box must not open it."""
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.chdir(tmp_path)
+    save_dir = tmp_path / "owner" / "name"
+    save_tiny_checkpoint(save_dir)
+    assert checkpoint.load(str(save_dir)).meta  # the command line still loads folders
+    with pytest.raises(ValueError, match="offline") as e:
+        checkpoint.load_from_hub("owner/name")
+    assert str(tmp_path) not in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_name_too_long_for_the_file_system_is_a_message_not_an_oserror():
+    with pytest.raises(ValueError, match="neither a local checkpoint directory"):
+        checkpoint.load("a" * 300)
+
+
+def test_config_with_a_byte_order_mark_loads(tmp_path):
+    """Finding 5: a config.json saved with a UTF-8 BOM (as some editors do) was refused."""
+    d = save_tiny_checkpoint(tmp_path / "c")
+    config = (d / "config.json").read_bytes()
+    ckpt = checkpoint.load_from_bytes(b"\xef\xbb\xbf" + config, (d / "model.safetensors").read_bytes())
+    assert ckpt.meta.length == checkpoint.load(d).meta.length
+
+
+def save_tiny_checkpoint(directory):
+    from core.data import make_task
+    from core.model import Denoiser, ModelConfig
+    from core.schedules import make_schedule
+
+    ds = make_task("pairs", n=2, num_train=8, num_heldout=4)
+    model = Denoiser(ModelConfig(ds.meta.num_categories, d_model=8, n_layers=1, n_heads=2))
+    return checkpoint.save(model, make_schedule("learned", ds.meta.length), ds.meta, {}, directory)

@@ -339,3 +339,61 @@ def test_samples_with_wrong_shape_raise():
     meta = make_task("pairs", n=3, **SMALL).meta
     with pytest.raises(ValueError, match=r"\[N, 6\]"):
         check_samples(meta, torch.zeros(4, 5, dtype=torch.long))
+
+
+# --- issue 12, finding 5: CSV edge cases ------------------------------------------------------------------
+
+
+def test_integers_that_collapse_to_one_float64_do_not_crash_the_binning():
+    """2**62 + i are distinct integers but one float64: _quantile_edges raised IndexError."""
+    import io
+
+    from core.data import table_from_csv
+
+    rows = "\n".join(f"{2**62 + i},{i % 2},{i % 3}" for i in range(40))
+    ds = table_from_csv(io.StringIO("big,b,c\n" + rows))
+    assert "big" not in ds.meta.position_names  # one float64 value: a constant column, dropped
+    rows = "\n".join(f"{2**62 + (i % 2) * 2**12 + i},{i % 2}" for i in range(40))  # two float64 values
+    assert table_from_csv(io.StringIO("big,b\n" + rows)).meta.num_categories[0] == 2
+
+
+def test_duplicate_csv_headers_get_a_message_not_a_silent_rename():
+    import io
+
+    from core.data import table_from_csv
+
+    with pytest.raises(ValueError, match="repeats the column name.*'a'"):
+        table_from_csv(io.StringIO("a,b,a\n1,2,3\n4,5,6\n"))
+
+
+def test_csv_with_a_byte_order_mark_keeps_its_first_column_name():
+    import io
+
+    from core.data import table_from_csv
+
+    raw = b"\xef\xbb\xbfage,b\n" + "\n".join(f"{i % 4},{i % 2}" for i in range(20)).encode()
+    assert table_from_csv(io.BytesIO(raw)).meta.position_names == ["age", "b"]
+
+
+def test_long_names_are_shortened_so_the_config_stays_loadable():
+    from core import limits
+    from core.data import short_names
+
+    df = pd.DataFrame({"c" * 500: [f"{'v' * 5000}{i % 50}" for i in range(200)], "b": [i % 2 for i in range(200)]})
+    ds = table_from_dataframe(df)
+    names = ds.meta.position_names + ds.meta.decoders[0]["categories"]
+    assert all(len(n) <= limits.CSV_NAME_CHARS for n in names) and len(set(names[2:])) == 50
+    first, second = short_names(["x" * 50, "x" * 50])
+    assert first == "x" * 39 + "…" and second.endswith("~2") and len(second) <= limits.CSV_NAME_CHARS
+
+
+def test_task_rules_and_formatters_ignore_params_that_do_not_fit_the_positions():
+    """A config may say lookup with V = 10^5 over 4 positions: no 10^10-entry table, no IndexError."""
+    from core.data import DataMeta, check_samples, format_sample
+
+    meta = DataMeta(name="lookup", params=dict(seed=0, n=2, V=10**5, table_seed=0), num_categories=[2] * 4,
+                    position_names=list("abcd"))
+    assert check_samples(meta, torch.zeros(3, 4, dtype=torch.long)) is None
+    assert format_sample(meta, torch.zeros(4, dtype=torch.long)) == "0 0 0 0"
+    digits = DataMeta(name="digits", params={}, num_categories=[4096] * 4, position_names=list("abcd"))
+    assert format_sample(digits, torch.full((4,), 4095)) == "4095 4095 4095 4095"

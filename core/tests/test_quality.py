@@ -156,3 +156,39 @@ def test_heldout_data_rebuilds_the_split_and_refuses_what_it_cannot():
         compare_policies((RandomDenoiser(4, 2), None, ds.meta), ds.heldout, ["random", "random"])
     with pytest.raises(ValueError, match="positions"):
         compare_policies((RandomDenoiser(4, 2), None, ds.meta), ds.heldout[:, :3], ["random"])
+
+
+# --- issue 12, finding 3: held-out data are not rebuilt from unbounded params -------------------------
+
+
+@pytest.mark.parametrize("n", [2048, 60])
+def test_heldout_data_refuses_huge_params_before_allocating(n):
+    """A 15 KB checkpoint whose meta said pairs with n = 2048 and 10^6 rows made heldout_data ask for
+    32.8 GB (n = 60: 4 GB for 11 s). Now the builder refuses it at once, naming the bound."""
+    import time
+
+    from core import quality
+    from core.data import DataMeta
+
+    meta = DataMeta(name="pairs", params=dict(seed=0, n=n, V=2, num_train=10**6, num_heldout=10**6),
+                    num_categories=[2] * 4, position_names=list("abcd"))
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="at most|2..512"):
+        quality.heldout_data(meta)
+    assert time.perf_counter() - start < 0.5
+
+
+def test_scoring_over_the_budget_is_refused_before_any_work():
+    from core import quality
+    from core.data import DataMeta
+    from core.model import Denoiser, ModelConfig
+
+    config = ModelConfig([2] * 1024, d_model=8, n_layers=1, n_heads=2)
+    with pytest.raises(ValueError, match="not computed"):
+        quality.check_score_budget(config, 32, 2, 256, 3, 6.0)
+    model = Denoiser(ModelConfig([2] * 64, d_model=8, n_layers=1, n_heads=2))
+    with pytest.raises(ValueError, match="not computed"):  # compare_policies checks before it scores
+        quality.compare_policies((model, None, DataMeta(name="t", params={}, num_categories=[2] * 64,
+                                                        position_names=[str(i) for i in range(64)])),
+                                 torch.zeros(32, 64, dtype=torch.long), ["left_to_right"], n_samples=100_000,
+                                 budget_s=1.0)
