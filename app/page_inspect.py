@@ -88,14 +88,15 @@ def order_stats(ckpt: checkpoint.Checkpoint, seed: int = 0) -> dict:
     decided by ties and noise. ``near_uniform`` says the mode is not worth showing."""
     meta = ckpt.meta
     w, learned = scores_of(ckpt.schedule, meta.length)
-    P = precedence_matrix(w)  # [L, L], kept as a tensor (a list of L^2 floats would be 30x larger)
+    P = precedence_matrix(w)  # [L, L]; kept (as a tensor) only when the heatmap is drawn
     generator = torch.Generator().manual_seed(seed)
     entropy = order_entropy(w, generator=generator)
     spread, spread_se = rank_spread(w, generator)
     top = max_order_entropy(meta.length)
     stats = {"w": w.tolist(), "learned": learned, "names": meta.position_names,
              "mode": most_likely_order(w).tolist(), "rank": expected_rank(w).tolist(),
-             "rank_std": spread.tolist(), "rank_std_se": spread_se, "precedence": P,
+             "rank_std": spread.tolist(), "rank_std_se": spread_se,
+             "precedence": P if limits.plot_positions_ok(meta.length) else None,
              "entropy": entropy.value, "entropy_se": entropy.stderr, "max_entropy": top,
              "near_uniform": not learned or entropy.value >= (1 - NEAR_UNIFORM) * top,
              "kendall_tau": None, "group_precedence": None}

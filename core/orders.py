@@ -18,6 +18,7 @@ from core import limits, rng
 from core.schedules import Schedule, check_exponents
 
 EXACT_ENTROPY_MAX_L = 8
+ROW_CHUNK = 256  # rows of an [L, L] quantity computed at once where only a sum is needed
 
 
 class Estimate(NamedTuple):
@@ -58,8 +59,14 @@ def precedence_matrix(w: torch.Tensor) -> torch.Tensor:
 
 
 def expected_rank(w: torch.Tensor) -> torch.Tensor:
-    """Expected decode step of each position (1 = first): ``1 + sum_{j != i} w_j / (w_i + w_j)``."""
-    return 1.0 + precedence_matrix(w).sum(0)
+    """Expected decode step of each position (1 = first): ``1 + sum_{j != i} w_j / (w_i + w_j)``
+    (in row chunks: O(L) extra memory for any L)."""
+    w = check_exponents(w)
+    out = torch.empty_like(w)
+    for start in range(0, w.numel(), ROW_CHUNK):
+        wi = w[start:start + ROW_CHUNK, None]  # [c, 1]
+        out[start:start + ROW_CHUNK] = 0.5 + (w[None, :] / (wi + w[None, :])).sum(1)  # j = i adds 1/2
+    return out
 
 
 def rank_std(w: torch.Tensor) -> torch.Tensor:
@@ -200,9 +207,14 @@ def expected_kendall_tau(precedence: torch.Tensor, reference_order) -> float:
     """
     ref = torch.as_tensor(reference_order, dtype=torch.long)
     _check_orders(ref[None], precedence.shape[0])
-    i, j = torch.triu_indices(len(ref), len(ref), offset=1)
-    a, b = ref[i], ref[j]
-    return float((precedence[a, b] - precedence[b, a]).mean())
+    L = len(ref)
+    total = 0.0
+    for start in range(0, L, ROW_CHUNK):  # rows of Q = P[ref][:, ref], a chunk at a time
+        q = precedence[ref[start:start + ROW_CHUNK]][:, ref].double()  # [c, L]
+        later = torch.arange(L)[None, :] > torch.arange(start, start + q.shape[0])[:, None]  # [c, L]
+        earlier = torch.arange(L)[None, :] < torch.arange(start, start + q.shape[0])[:, None]
+        total += float(q[later].sum() - q[earlier].sum())
+    return total / (L * (L - 1) / 2)
 
 
 def group_precedence(precedence: torch.Tensor, groups: list[list[int]]) -> float:
