@@ -410,7 +410,8 @@ def progress_bar(run: TrainingRun) -> None:
                 "in the queue and starts by itself; pausing it gives up its place.")
     p = run.progress()
     left = f" · about {duration(p.remaining)} left" if p.remaining is not None and run.active else ""
-    st.progress(p.fraction, text=f"**{run.label}** — {run.state} · step {p.step:,} / {p.total:,} · "
+    shown = "waiting for a training slot" if run.waiting else run.state
+    st.progress(p.fraction, text=f"**{run.label}** — {shown} · step {p.step:,} / {p.total:,} · "
                                  f"{duration(p.wall)} since Start (pauses not counted){left}")
 
 
