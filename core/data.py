@@ -4,6 +4,9 @@ Position ``l`` takes values ``0 .. num_categories[l] - 1`` (docs/design.md §5).
 
 - synthetic, generated from a seed, each with reference groups, a reference order and a validity rule:
   ``pairs``, ``addition``, ``parity``;
+- ``sudoku`` (:mod:`core.sudoku`): puzzles with unique solutions, whose givens travel as
+  ``Dataset.train_given`` / ``heldout_given`` (conditioning: never masked, never scored), and no
+  reference order (the easy next cell depends on the puzzle);
 - shipped with a dependency (no network): ``digits`` (scikit-learn's 8x8 digits), ``words`` (the
   ``english-words`` package);
 - tables: ``adult`` (UCI Adult, shipped in ``core/datasets/``) and any DataFrame or CSV through
@@ -240,15 +243,23 @@ def _is_json_scalar(v) -> bool:
 
 @dataclass
 class Dataset:
+    """Rows of a task. ``train_given`` / ``heldout_given`` (bool, same shape, or None): per-row positions that
+    are conditioning (a puzzle's givens), always revealed, never masked nor scored."""
+
     train: torch.Tensor  # [N, L] long
     heldout: torch.Tensor  # [M, L] long
     meta: DataMeta
+    train_given: torch.Tensor | None = None  # [N, L] bool
+    heldout_given: torch.Tensor | None = None  # [M, L] bool
 
     def __post_init__(self):
         for split in ("train", "heldout"):
             x = getattr(self, split)
             if x.dtype != torch.long or x.dim() != 2 or x.shape[1] != self.meta.length:
                 raise ValueError(f"{split} must be a LongTensor [N, {self.meta.length}], got {tuple(x.shape)}")
+            given = getattr(self, f"{split}_given")
+            if given is not None and (given.dtype != torch.bool or given.shape != x.shape):
+                raise ValueError(f"{split}_given must be a BoolTensor of shape {tuple(x.shape)}")
 
 
 def _split(x: torch.Tensor, heldout_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -419,8 +430,34 @@ def _rule_majority(params: dict, x: torch.Tensor) -> torch.Tensor:
     return (x[:, n:] == _majority3(x[:, :n])).all(1)
 
 
+def _rule_sudoku(params: dict, x: torch.Tensor) -> torch.Tensor:
+    from core import sudoku as sd
+
+    return sd.valid_grids(sd.geometry(params["size"]), x)
+
+
 _RULES = {"pairs": _rule_pairs, "lookup": _rule_lookup, "majority": _rule_majority, "addition": _rule_addition,
-          "parity": _rule_parity}
+          "parity": _rule_parity, "sudoku": _rule_sudoku}
+
+
+def sudoku(seed: int = 0, size: int = 6, num_train: int = 20000, num_heldout: int = 1000,
+           min_givens: int = 0) -> Dataset:
+    """Sudoku puzzles with unique solutions (:mod:`core.sudoku`): rows are solutions (values ``0..size-1``),
+    ``*_given`` their givens. No reference order: which cell is easy next depends on the puzzle."""
+    from core import sudoku as sd
+
+    if size not in limits.SUDOKU_SIZES:
+        raise ValueError(f"size must be one of {', '.join(map(str, limits.SUDOKU_SIZES))}, got {size!r}")
+    _check_int("num_train", num_train, 1, limits.SUDOKU_MAX_TRAIN)
+    _check_int("num_heldout", num_heldout, 1, limits.SUDOKU_MAX_HELDOUT)
+    g = sd.geometry(size)
+    _check_int("min_givens", min_givens, 0, g.cells)
+    train, train_given = sd.generate(g, num_train, seed, "train", min_givens)
+    heldout, heldout_given = sd.generate(g, num_heldout, seed, "heldout", min_givens)
+    params = dict(seed=seed, size=size, num_train=num_train, num_heldout=num_heldout, min_givens=min_givens)
+    meta = DataMeta(name="sudoku", params=params, num_categories=[size] * g.cells, shape=(size, size),
+                    position_names=[f"r{r + 1}c{c + 1}" for r in range(size) for c in range(size)])
+    return Dataset(train, heldout, meta, train_given, heldout_given)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -712,7 +749,7 @@ def _decoder_size(decoder: dict) -> int:
 # ----------------------------------------------------------------------------------------------
 
 TASKS = {"pairs": pairs, "lookup": lookup, "majority": majority, "addition": addition, "parity": parity,
-         "digits": digits, "words": words, "adult": adult}
+         "digits": digits, "words": words, "adult": adult, "sudoku": sudoku}
 
 
 def task_defaults(name: str) -> dict:
@@ -806,8 +843,14 @@ def _layout_lookup(p: dict) -> tuple[int, int]:
     return _layout_pairs(p)
 
 
+def _layout_sudoku(p: dict) -> tuple[int, int]:
+    if p["size"] not in limits.SUDOKU_SIZES:
+        raise ValueError(f"size must be one of {limits.SUDOKU_SIZES}")
+    return p["size"] ** 2, p["size"]
+
+
 _LAYOUTS = {"pairs": _layout_pairs, "lookup": _layout_lookup, "majority": _layout_bits, "parity": _layout_bits,
-            "addition": _layout_addition, "digits": lambda p: (64, 17),
+            "addition": _layout_addition, "digits": lambda p: (64, 17), "sudoku": _layout_sudoku,
             "words": lambda p: (limits.check_int("length", p["length"], 2, limits.TASK_MAX_WORD_LENGTH), 26)}
 
 
@@ -878,5 +921,12 @@ def _format_generic(meta: DataMeta, values: list) -> str:
     return "\n".join(" ".join(_show(v) for v in values[r * cols:(r + 1) * cols]) for r in range(rows))
 
 
+def _format_sudoku(meta: DataMeta, values: list) -> str:
+    from core import sudoku as sd
+
+    return sd.to_text(sd.geometry(meta.params["size"]), [-1 if v is None else v for v in values])
+
+
 _FORMATTERS = {"pairs": _format_pairs, "lookup": _format_pairs, "majority": _format_pairs, "parity": _format_parity,
-               "addition": _format_addition, "digits": _format_digits, "words": _format_words}
+               "addition": _format_addition, "digits": _format_digits, "words": _format_words,
+               "sudoku": _format_sudoku}

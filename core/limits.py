@@ -46,6 +46,9 @@ TASK_MAX_WORD_LENGTH = 15
 TASK_MAX_ROWS = 1_000_000  # num_train + num_heldout
 TASK_MAX_CELLS = 1 << 23  # rows x positions of one generated dataset (64 MB of int64)
 MAX_SEED = 2**63 - 1
+SUDOKU_SIZES = (4, 6, 9)  # grid sizes of the sudoku task (core/sudoku.py)
+SUDOKU_MAX_TRAIN = 100_000  # generated training puzzles (a 9x9 puzzle takes ~40 ms to make, a 6x6 ~2 ms)
+SUDOKU_MAX_HELDOUT = 5_000  # held-out puzzles (rebuilt from a checkpoint's params to score it: 9x9 ~200 s)
 
 # --- tables (CSV uploads and table_from_dataframe) -------------------------------------------------------
 CSV_MAX_BYTES = 50 << 20

@@ -122,8 +122,8 @@ class LossModule(nn.Module):
         self.denoiser, self.schedule = denoiser, schedule
         self.estimator, self.K = estimator, K
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator):
-        parts = objective(self.denoiser, x, self.schedule, self.K, self.estimator, generator)
+    def forward(self, x: torch.Tensor, generator: torch.Generator, given: torch.Tensor | None = None):
+        parts = objective(self.denoiser, x, self.schedule, self.K, self.estimator, generator, given=given)
         return parts.surrogate, parts.nelbo.mean()
 
 
@@ -146,6 +146,9 @@ class Trainer:
         self.meta = self.dataset.meta
         self.train_x = self.dataset.train.to(self.device)
         self.heldout_x = self.dataset.heldout[: config.eval_size].to(self.device)
+        # per-row givens (a puzzle's cells): conditioning, never masked nor scored (None for most tasks)
+        self.train_given = _on(self.dataset.train_given, self.device)
+        self.heldout_given = _on(self.dataset.heldout_given, self.device, config.eval_size)
         # the run's own generator, never the global RNG: the same seed gives the same initial parameters on
         # every rank, and in two runs built at once in two threads
         self._build_modules(torch.Generator().manual_seed(config.seed))
@@ -201,8 +204,9 @@ class Trainer:
         self.loss_module.train()
         idx = torch.randint(len(self.train_x), (c.batch_size,), generator=self.generator)
         x = self.train_x[idx.to(self.device)]  # [B, L]
+        given = None if self.train_given is None else self.train_given[idx.to(self.device)]
         with self._autocast():
-            surrogate, nelbo = self.loss_module(x, self.generator)
+            surrogate, nelbo = self.loss_module(x, self.generator, given)
         self.optimizer.zero_grad(set_to_none=True)
         if self.schedule_optimizer:
             self.schedule_optimizer.zero_grad(set_to_none=True)
@@ -227,7 +231,8 @@ class Trainer:
         self.model.eval()
         g = torch.Generator().manual_seed(12345)  # same orders at every evaluation and on every rank
         with self._autocast():
-            est = heldout_nelbo(self.model, self.heldout_x, self.schedule, self.config.eval_orders, g)
+            est = heldout_nelbo(self.model, self.heldout_x, self.schedule, self.config.eval_orders, g,
+                                given=self.heldout_given)
         snapshot = {"step": self.step_count, "heldout_nelbo": est.value, "heldout_se": est.stderr,
                     "train_loss": _mean(self._recent_losses), **order_summary(self.schedule, self.meta)}
         self._recent_losses = []
@@ -320,6 +325,10 @@ def rank_fingerprints(trainer: Trainer) -> dict:
     if max(everyone) - min(everyone) > 1e-9 * max(1.0, abs(mine)):
         raise RuntimeError(f"ranks disagree after training: parameter fingerprints {everyone}")
     return {"world_size": trainer.world, "param_fingerprints": everyone}
+
+
+def _on(given: torch.Tensor | None, device: torch.device, rows: int | None = None) -> torch.Tensor | None:
+    return None if given is None else given[:rows].to(device)
 
 
 def _mean(values: list[float]) -> float | None:

@@ -144,7 +144,8 @@ def test_make_task_rejects_unknown_names_and_params():
     with pytest.raises(ValueError, match="num_train"):
         make_task("parity", num_train=0)
     assert set(task_defaults("pairs")) == {"seed", "n", "V", "num_train", "num_heldout"}
-    assert set(TASKS) == {"pairs", "lookup", "majority", "addition", "parity", "digits", "words", "adult"}
+    assert set(TASKS) == {"pairs", "lookup", "majority", "addition", "parity", "digits", "words", "adult",
+                          "sudoku"}
 
 
 def test_format_sample_marks_unrevealed_positions():
