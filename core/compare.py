@@ -4,6 +4,13 @@
 
 ``--json`` prints one object ``{policy: {"nll": mean, "nll_ci": [lo, hi], "valid_fraction": value|null}}``,
 NLL in nats per sequence.
+
+A puzzle checkpoint (task ``sudoku``) is scored by solving instead: the first ``--puzzles`` held-out puzzles
+are decoded from their givens by every policy (greedy unless ``--temperature``), and the table shows the
+solve rate with its 95% Wilson interval and the model calls per puzzle (``--json``: ``{policy:
+{"solve_rate", "solve_ci", "solved", "puzzles", "calls"}}``)::
+
+    python -m core.compare --checkpoint pretrained/sudoku6-learned --policies learned,random,margin,entropy
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import os
 import sys
 
 from core import limits
-from core.quality import compare_policies, heldout_data
+from core.quality import compare_policies, heldout_data, solve_rates
 from core.sample import CHECKPOINT_HELP, POLICIES, open_checkpoint, parse_policy
 
 DEFAULT_POLICIES = "learned,random,left_to_right,confidence"
@@ -31,9 +38,11 @@ def main(argv=None) -> int:
         policies = [parse_policy(p) for p in args.policies.split(",") if p.strip()]
         if not policies:
             raise ValueError("--policies is empty")
+        if ckpt.meta.name == "sudoku":
+            return _solve(ckpt, policies, args)
         heldout = heldout_data(ckpt.meta, args.data)[: args.max_heldout]
         scores = compare_policies(ckpt, heldout, policies, n_samples=args.n_samples, n_orders=args.n_orders,
-                                  seed=args.seed, temperature=args.temperature, k=args.k,
+                                  seed=args.seed, temperature=_temperature(args, 1.0), k=args.k,
                                   budget_s=limits.CLI_SECONDS)
     except ValueError as e:
         parser.error(str(e))
@@ -44,6 +53,42 @@ def main(argv=None) -> int:
               f"policy, seed {args.seed}")
         print(format_table(scores))
     return 0
+
+
+def _solve(ckpt, policies, args) -> int:
+    """The puzzle comparison: solve rates on the first ``--puzzles`` held-out puzzles."""
+    from core import sudoku
+
+    solutions, given = sudoku.task_puzzles(ckpt.meta.params, "heldout", args.puzzles)
+    scores = solve_rates(ckpt, solutions, given, policies, seed=args.seed, k=args.k,
+                         temperature=_temperature(args, 0.0), budget_s=limits.CLI_SECONDS)
+    if args.json:
+        print(json.dumps({name: s.to_json() for name, s in scores.items()}))
+    else:
+        print(f"# {ckpt.meta.name!r} {ckpt.meta.params['size']}x{ckpt.meta.params['size']}: {args.puzzles} "
+              f"held-out puzzles, seed {args.seed}, k {args.k}, temperature {_temperature(args, 0.0):g}")
+        print(format_solve_table(scores))
+    return 0
+
+
+def _temperature(args, default: float) -> float:
+    return default if args.temperature is None else args.temperature
+
+
+def format_solve_table(scores: dict, markdown: bool = False) -> str:
+    """Policy, solve rate, 95% Wilson interval, solved / puzzles and calls per puzzle."""
+    rows = [(name, f"{s.rate:.3f}", f"[{s.ci[0]:.3f}, {s.ci[1]:.3f}]", f"{s.solved}/{s.puzzles}",
+             f"{s.calls:.1f}") for name, s in scores.items()]
+    head = ("policy", "solve rate", "95% interval", "solved", "calls")
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+    fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    lines = [fmt.format(*head), "-" * (sum(widths) + 2 * (len(head) - 1))]
+    lines += [fmt.format(*r) for r in rows]
+    lines.append("solved: a valid grid that keeps every given; calls: model forward passes per puzzle")
+    return "\n".join(lines)
 
 
 def format_table(scores: dict) -> str:
@@ -69,7 +114,7 @@ def _fraction(value) -> str:
 def _check_positive(args) -> None:
     """Each count in 1..its bound in core/limits.py."""
     bounds = {"n_samples": limits.MAX_SAMPLES, "n_orders": 64, "max_heldout": limits.TASK_MAX_ROWS,
-              "k": limits.MAX_POSITIONS}
+              "k": limits.MAX_POSITIONS, "puzzles": limits.SUDOKU_MAX_HELDOUT}
     for name, hi in bounds.items():
         if not 1 <= getattr(args, name) <= hi:
             raise ValueError(f"--{name.replace('_', '-')} must be in 1..{hi:,}, got {getattr(args, name)}")
@@ -94,7 +139,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-heldout", type=int, default=512,
                    help="use at most this many held-out sequences, the first ones (default: 512)")
     p.add_argument("--k", type=int, default=1, help="positions revealed per step when sampling (default: 1)")
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: 1.0)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="sampling temperature (default: 1.0; puzzles: 0, the most likely value)")
+    p.add_argument("--puzzles", type=int, default=500,
+                   help="held-out puzzles to solve per policy, for a puzzle checkpoint (default: 500)")
     p.add_argument("--data", default=None,
                    help="the CSV a table checkpoint was built from (needed when its data cannot be "
                         "regenerated by name)")

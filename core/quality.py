@@ -13,6 +13,10 @@ For each policy, :func:`compare_policies` reports
   of 1 - total variation distance between the marginals) and **trend** (mean over column pairs of
   1 - |Cramér's V difference|).
 
+For puzzles (a task whose rows carry givens, e.g. ``sudoku``) :func:`solve_rates` reports per policy the
+**solve rate** on held-out puzzles (decoded from the givens; solved = a valid grid that keeps every given)
+with its 95% Wilson interval, and the mean number of **model calls** per puzzle.
+
 Every policy gets a fresh generator seeded with ``seed``, so all policies share their token uniforms.
 """
 
@@ -81,6 +85,16 @@ def mean_interval(values: torch.Tensor) -> tuple[float, tuple[float, float]]:
     mean = float(values.mean())
     se = float(values.std() / math.sqrt(values.numel())) if values.numel() > 1 else 0.0
     return mean, (mean - Z_95 * se, mean + Z_95 * se)
+
+
+def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
+    """The Wilson score interval of a binomial proportion (sound near 0 and 1, unlike ``p +- z s.e.``)."""
+    if n <= 0:
+        raise ValueError(f"n must be positive, got {n}")
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 # --- table fidelity ------------------------------------------------------------------------------
@@ -187,6 +201,63 @@ def score_policy(denoiser, schedule, meta, heldout: torch.Tensor, policy, n_samp
                        num_sequences=heldout.shape[0], num_orders=n)
 
 
+# --- puzzles: solve rates ------------------------------------------------------------------------
+
+
+@dataclass
+class SolveScore:
+    """One policy on ``puzzles`` held-out puzzles: ``solved`` of them, the rate with its 95% Wilson
+    interval, and the mean model calls (forward passes) per puzzle."""
+
+    solved: int
+    puzzles: int
+    rate: float
+    ci: tuple[float, float]
+    calls: float
+
+    def to_json(self) -> dict:
+        return {"solve_rate": self.rate, "solve_ci": list(self.ci), "solved": self.solved,
+                "puzzles": self.puzzles, "calls": self.calls}
+
+
+def solve_rate(denoiser, schedule, meta, solutions: torch.Tensor, given: torch.Tensor, policy, seed: int = 0,
+               *, k: int = 1, temperature: float = 0.0, batch: int = 512) -> SolveScore:
+    """Decode every puzzle (``solutions [N, L]`` with ``given [N, L]``) from its givens with ``policy``."""
+    from core import sudoku
+
+    g = sudoku.geometry(meta.params["size"])
+    generator, solved, calls = _generator(seed), [], []
+    mask_id = denoiser.mask_id if hasattr(denoiser, "mask_id") else meta.vocab_size
+    for x, mask in zip(solutions.split(batch), given.split(batch)):
+        puzzle = torch.where(mask, x, mask_id).to(device_of(denoiser))
+        samples, traj = sample(denoiser, meta, policy, x.shape[0], generator, schedule=schedule,
+                               temperature=temperature, k=k, puzzle=puzzle)
+        solved.append(sudoku.solved(g, samples.cpu(), x, mask))
+        calls.append(traj.calls().cpu().float())
+    solved, n = int(torch.cat(solved).sum()), solutions.shape[0]
+    return SolveScore(solved, n, solved / n, wilson_interval(solved, n), float(torch.cat(calls).mean()))
+
+
+def solve_rates(checkpoint_or_parts, solutions, given, policies, seed: int = 0, *, k: int = 1,
+                temperature: float = 0.0, budget_s: float | None = None) -> dict[str, SolveScore]:
+    """:func:`solve_rate` for every policy, ``{policy_label: SolveScore}`` in the order given; refused
+    before any work when the estimated CPU time is over ``budget_s``."""
+    denoiser, schedule, meta = _parts(checkpoint_or_parts)
+    policies = list(policies)
+    if budget_s is not None:
+        seconds = len(policies) * limits.decode_seconds(denoiser.config, solutions.shape[0])
+        limits.check_seconds(f"Solving {solutions.shape[0]} puzzles with {len(policies)} policies", seconds,
+                             budget_s)
+    scores = {}
+    for policy in policies:
+        label = policy_label(policy)
+        if label in scores:
+            raise ValueError(f"policy {label!r} is listed twice")
+        scores[label] = solve_rate(denoiser, schedule, meta, solutions, given, policy, seed, k=k,
+                                   temperature=temperature)
+    return scores
+
+
 def check_score_budget(model_config, rows: int, n_orders: int, n_samples: int, policies: int,
                        budget_s: float) -> None:
     """ValueError, before any work, when scoring would take longer than ``budget_s`` (estimated)."""
@@ -204,6 +275,11 @@ def heldout_data(meta, csv_path=None) -> torch.Tensor:
     if csv_path is not None:
         params = {key: meta.params[key] for key in TABLE_PARAMS if key in meta.params}
         ds = data.table_from_csv(csv_path, name=meta.name, **params)
+    elif meta.name == "sudoku":  # only the held-out puzzles: rebuilding the training ones takes minutes
+        from core import sudoku
+
+        count = meta.params.get("num_heldout")
+        return sudoku.task_puzzles(meta.params, "heldout", count if limits.is_int(count) else 0)[0]
     elif meta.name in data.TASKS:
         try:
             ds = data.make_task(meta.name, **meta.params)

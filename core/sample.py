@@ -17,9 +17,10 @@ step without calling the model, ``revealed_at(step)`` gives the positions of one
 
 Policies (docs/design.md §3): ``learned`` (masking times from ``schedule``, decoded by descending time),
 ``random`` (uniform orders), ``left_to_right``, ``reference`` (``meta.reference_order``), any fixed order
-given as a list of positions (or the label ``"order:3-0-2-1"``), ``confidence`` / ``margin`` (adaptive:
-reveal the masked position whose predictive distribution has the largest top-1 probability / top-1 minus
-top-2 gap) and
+given as a list of positions (or the label ``"order:3-0-2-1"``), the adaptive ``confidence`` / ``margin`` /
+``entropy`` (reveal the masked position whose predictive distribution has the largest top-1 probability /
+the largest top-1 minus top-2 gap / the smallest entropy), ``hybrid`` (learned + adaptive: the largest
+``log w_l + beta * margin``, written ``"hybrid:2.5"`` for ``beta = 2.5``; plain ``hybrid`` is ``beta = 1``) and
 ``ancestral`` (time grid ``t_i = 1 - i/T``; a masked position is revealed between ``t`` and ``s`` with
 probability ``(alpha_l(s) - alpha_l(t)) / (1 - alpha_l(t))``; everything left is revealed at the last step).
 All but ``ancestral`` reveal ``k`` positions per step. Each step costs one forward pass for the whole batch
@@ -28,6 +29,10 @@ All but ``ancestral`` reveal ``k`` positions per step. Each step costs one forwa
 Fair comparison: one ``U(0, 1)`` per position is drawn first, and position ``l``'s token is drawn by inverse
 CDF with that uniform whenever it is revealed. The same seed therefore gives every policy the same random
 numbers for the same positions: policies differ only through the order (and the context it gives).
+
+Givens: ``puzzle`` (``sample``; the mask id at free positions) or ``given`` (``teacher_forced``) holds
+positions that are conditioning, revealed before step 0 (``step_of = -1``, listed first in ``orders``), never
+drawn nor scored; a policy orders only the free positions.
 
 Overrides: ``forced={step: position}`` reveals ``position`` (an int, or one per sample) at ``step``, inside
 that step's ``k`` slots; the policy chooses the rest. ``continue_from`` keeps the first ``step`` steps of a
@@ -58,9 +63,11 @@ from core import rng
 from core.elbo import resolve_mask_id
 from core.schedules import LOG_T_MIN, Schedule
 
-POLICIES = ("learned", "random", "left_to_right", "reference", "confidence", "margin", "ancestral")
-ADAPTIVE = ("confidence", "margin")
+POLICIES = ("learned", "random", "left_to_right", "reference", "confidence", "margin", "entropy", "hybrid",
+            "ancestral")
+ADAPTIVE = ("confidence", "margin", "entropy", "hybrid")
 ORDER_PREFIX = "order:"
+HYBRID_PREFIX = "hybrid:"  # "hybrid:2.5": score log w_l + 2.5 * margin
 
 
 # --- the record ----------------------------------------------------------------------------------
@@ -99,6 +106,19 @@ class Trajectory:
     @property
     def num_positions(self) -> int:
         return self.tokens.shape[1]
+
+    @property
+    def given(self) -> torch.Tensor:
+        """Bool ``[N, L]``: the givens (revealed before step 0, ``step_of = -1``)."""
+        return self.step_of < 0
+
+    def calls(self) -> torch.Tensor:
+        """Model calls each sample needs on its own ``[N]``: one forward pass per step that revealed one of
+        its positions (``ceil(free / k)`` for the top-k policies)."""
+        steps = self.step_of.sort(1).values  # [N, L]
+        new = torch.ones_like(steps, dtype=torch.bool)
+        new[:, 1:] = steps[:, 1:] != steps[:, :-1]
+        return (new & (steps >= 0)).sum(1)
 
     def state_at(self, step: int) -> torch.Tensor:
         """The partially decoded state after ``step`` steps: ``[N, L]``, mask id where not yet revealed.
@@ -142,6 +162,8 @@ def parse_policy(text: str):
     body = text.strip()
     if body in POLICIES:
         return body
+    if body.startswith(HYBRID_PREFIX):
+        return hybrid_label(hybrid_beta(body))
     body = body[len(ORDER_PREFIX):] if body.startswith(ORDER_PREFIX) else body
     try:
         return [int(p) for p in re.split(r"[,\s-]+", body.strip())]
@@ -161,9 +183,27 @@ def policy_label(policy) -> str:
 
 
 def is_adaptive(policy) -> bool:
-    """True when the policy's order depends on the model's predictions (confidence, margin)."""
-    return isinstance(policy, str) and policy in ADAPTIVE
+    """True when the policy's order depends on the model's predictions (confidence, margin, entropy,
+    hybrid)."""
+    return isinstance(policy, str) and (policy in ADAPTIVE or policy.startswith(HYBRID_PREFIX))
 
+
+def hybrid_beta(policy: str) -> float:
+    """The ``beta`` of ``"hybrid:<beta>"`` (``"hybrid"``: 1), a finite number >= 0."""
+    if policy == "hybrid":
+        return 1.0
+    try:
+        beta = float(policy[len(HYBRID_PREFIX):])
+    except ValueError:
+        beta = math.nan
+    if not math.isfinite(beta) or beta < 0:
+        raise ValueError(f"a hybrid policy is written hybrid:<beta> with a finite beta >= 0, got {policy!r}")
+    return beta
+
+
+def hybrid_label(beta: float) -> str:
+    """The policy string of the learned + adaptive hybrid with weight ``beta`` on the margin."""
+    return f"{HYBRID_PREFIX}{beta:g}"
 
 def is_deterministic_order(policy) -> bool:
     """True when the policy always decodes in one fixed order (left_to_right, reference, a list)."""
@@ -190,14 +230,16 @@ def policy_orders(policy, n: int, meta_or_num_positions, generator=None, *, sche
 
 
 def confidence(log_probs: torch.Tensor, score: str = "confidence") -> torch.Tensor:
-    """How sure the model is at each position: top-1 probability (``confidence``) or top-1 minus top-2
-    (``margin``). ``[N, L, V] -> [N, L]``."""
+    """How sure the model is at each position: top-1 probability (``confidence``), top-1 minus top-2
+    (``margin``) or minus the entropy (``entropy``). ``[N, L, V] -> [N, L]``."""
+    if score == "entropy":  # smallest entropy first: minus the entropy is the score
+        return -torch.special.entr(log_probs.exp()).sum(-1)
     top = log_probs.exp().topk(2, dim=-1).values  # [N, L, 2]
     if score == "margin":
         return top[..., 0] - top[..., 1]
     if score == "confidence":
         return top[..., 0]
-    raise ValueError(f"score must be 'confidence' or 'margin', got {score!r}")
+    raise ValueError(f"score must be 'confidence', 'margin' or 'entropy', got {score!r}")
 
 
 def _resolve(policy):
@@ -205,6 +247,9 @@ def _resolve(policy):
     if isinstance(policy, str):
         if policy.startswith(ORDER_PREFIX):
             return torch.tensor(parse_policy(policy))
+        if policy.startswith(HYBRID_PREFIX):
+            hybrid_beta(policy)
+            return policy
         if policy not in POLICIES:
             raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(POLICIES)} or a list")
         return policy
@@ -240,15 +285,24 @@ def _check_schedule(schedule, L: int, policy: str) -> Schedule:
     return schedule
 
 
+def _schedule_scores(schedule: Schedule) -> torch.Tensor:
+    """The Plackett–Luce scores ``w`` of a schedule's order (shared schedules: all 1)."""
+    if hasattr(schedule, "exponents"):
+        return schedule.exponents.detach().float().cpu()
+    return torch.ones(schedule.num_positions)
+
+
 # --- step selectors: which masked positions to reveal at a step ----------------------------------
 
 
 class _TopK:
     """Reveal the ``k`` masked positions with the smallest key: a fixed order's rank, or minus the
-    model's confidence (adaptive). A forced position takes one of the ``k`` slots."""
+    model's confidence (adaptive; the hybrid adds a per-position ``prior``, ``log w``, and weighs the margin
+    by ``beta``). A forced position takes one of the ``k`` slots."""
 
-    def __init__(self, k: int, order: torch.Tensor | None = None, score: str | None = None):
-        self.k, self.score = k, score
+    def __init__(self, k: int, order: torch.Tensor | None = None, score: str | None = None,
+                 prior: torch.Tensor | None = None, beta: float = 1.0):
+        self.k, self.score, self.prior, self.beta = k, score, prior, beta
         self.adaptive = order is None
         self.rank = None if order is None else orders_lib.ranks_of(order).float()  # [N, L]
 
@@ -256,12 +310,17 @@ class _TopK:
         return math.ceil(int(masked.sum(1).max()) / self.k)
 
     def __call__(self, step, masked, log_probs, forced):
-        key = -confidence(log_probs, self.score) if self.adaptive else self.rank.to(masked.device)
+        key = -self._score(log_probs) if self.adaptive else self.rank.to(masked.device)
         key = torch.where(masked, key, math.inf)  # [N, L]
         if forced is not None:
             key = key.scatter(1, forced[:, None], -math.inf)
         rank = orders_lib.ranks_of(torch.argsort(key, dim=1, stable=True))  # ties: lowest position first
         return masked & (rank < self.k), rank.float()
+
+    def _score(self, log_probs: torch.Tensor) -> torch.Tensor:
+        if self.prior is None:
+            return confidence(log_probs, self.score)
+        return self.prior.to(log_probs.device)[None, :] + self.beta * confidence(log_probs, self.score)
 
 
 class _Ancestral:
@@ -312,8 +371,11 @@ def _selector(policy, n, L, meta, schedule, k, steps, generator, device):
     if steps is not None:
         raise ValueError("steps only applies to the ancestral sampler; use k for positions per step")
     _check_count("k", k)
+    if isinstance(policy, str) and policy.startswith("hybrid"):
+        w = _schedule_scores(_check_schedule(schedule, L, "hybrid"))  # [L]
+        return _TopK(k, score="margin", prior=torch.log(w).to(device), beta=hybrid_beta(policy))
     if is_adaptive(policy):
-        return _TopK(k, score=policy if policy == "margin" else "confidence")
+        return _TopK(k, score=policy)
     order = policy_orders(policy, n, meta if meta is not None else L, generator, schedule=schedule)
     return _TopK(k, order=order)
 
@@ -335,12 +397,17 @@ class _State:
     categories: torch.Tensor | None  # [L] categories per position (from the meta), if known
 
     @classmethod
-    def empty(cls, uniforms: torch.Tensor, mask_id: int, meta) -> "_State":
+    def empty(cls, uniforms: torch.Tensor, mask_id: int, meta, puzzle: torch.Tensor | None = None) -> "_State":
+        """Nothing revealed, or a ``puzzle``'s givens (its non-mask entries) revealed before step 0."""
         n, L = uniforms.shape
         minus_one = torch.full((n, L), -1, dtype=torch.long, device=uniforms.device)
         zeros = torch.zeros(n, L, device=uniforms.device)
-        return cls(torch.full_like(minus_one, mask_id), minus_one, minus_one.clone(), zeros,
-                   zeros.clone(), uniforms, mask_id, _categories(meta, uniforms.device))
+        z, rank = torch.full_like(minus_one, mask_id), minus_one.clone()
+        if puzzle is not None:
+            given = puzzle != mask_id
+            z = torch.where(given, puzzle, mask_id)
+            rank = torch.where(given, given.long().cumsum(1) - 1, -1)  # givens first in the order
+        return cls(z, minus_one, rank, zeros, zeros.clone(), uniforms, mask_id, _categories(meta, uniforms.device))
 
     @classmethod
     def from_trajectory(cls, traj: Trajectory, step: int, meta) -> "_State":
@@ -352,7 +419,7 @@ class _State:
 
     @property
     def masked(self) -> torch.Tensor:
-        return self.step_of < 0
+        return self.rank < 0  # givens have step -1 but a rank
 
     def reveal(self, step, reveal, priority, tokens, log_probs) -> None:
         """Write the positions revealed at ``step`` (``tokens``: ``[R]`` in ``reveal.nonzero()`` order)."""
@@ -449,8 +516,10 @@ def _check_forced(forced, start: int, end: int, z: torch.Tensor) -> dict[int, to
 
 
 def sample(denoiser, meta_or_num_positions, policy, n: int, generator=None, *, schedule=None,
-           temperature: float = 1.0, k: int = 1, steps: int | None = None, forced=None):
+           temperature: float = 1.0, k: int = 1, steps: int | None = None, forced=None, puzzle=None):
     """Draw ``n`` samples with ``policy``; return ``(samples [n, L], Trajectory)``.
+
+    ``puzzle``: LongTensor ``[n, L]``, givens where it is not the mask id (they start revealed and stay).
 
     ``meta_or_num_positions``: a ``DataMeta`` (needed for ``reference``; categories a position does not
     have are never drawn) or the number of positions.
@@ -463,7 +532,8 @@ def sample(denoiser, meta_or_num_positions, policy, n: int, generator=None, *, s
     device = device_of(denoiser)
     uniforms = rng.uniform((n, L), generator, device)  # 1. token uniforms first: shared across policies
     selector = _selector(policy, n, L, meta, schedule, k, steps, generator, device)  # 2. the order's draws
-    state = _State.empty(uniforms, resolve_mask_id(denoiser, None), meta)
+    mask_id = resolve_mask_id(denoiser, None)
+    state = _State.empty(uniforms, mask_id, meta, _check_puzzle(puzzle, n, L, mask_id, device))
     num_steps = _decode(denoiser, state, selector, 0, forced, temperature)  # 3. decode
     return state.z.clone(), state.to_trajectory(num_steps, policy)
 
@@ -503,12 +573,13 @@ def continue_from(denoiser, trajectory: Trajectory, step: int, policy=None, gene
 
 
 def teacher_forced(denoiser, x: torch.Tensor, meta_or_num_positions, policy, generator=None, *,
-                   schedule=None, k: int = 1, steps: int | None = None, forced=None) -> Trajectory:
+                   schedule=None, k: int = 1, steps: int | None = None, forced=None, given=None) -> Trajectory:
     """Reveal the true tokens ``x [N, L]`` along ``policy``: the trajectory's ``log_prob`` holds the model's
     teacher-forced conditionals, so ``.nll()`` is the order NLL (for ``k = 1``) and, for adaptive policies,
     ``.orders`` is the order the policy picks given the true tokens revealed so far.
 
     The generator is consumed exactly as by :func:`sample`, so the same seed gives the same orders.
+    ``given``: bool ``[N, L]``, positions revealed from the start (conditioning, not scored).
     """
     L, meta = _positions(meta_or_num_positions)
     x = _check_tokens(x, L)
@@ -516,7 +587,9 @@ def teacher_forced(denoiser, x: torch.Tensor, meta_or_num_positions, policy, gen
     x = x.to(device)
     uniforms = rng.uniform(tuple(x.shape), generator, device)
     selector = _selector(policy, x.shape[0], L, meta, schedule, k, steps, generator, device)
-    state = _State.empty(uniforms, resolve_mask_id(denoiser, None), meta)
+    mask_id = resolve_mask_id(denoiser, None)
+    puzzle = None if given is None else torch.where(_check_given(given, x).to(device), x, mask_id)
+    state = _State.empty(uniforms, mask_id, meta, puzzle)
     num_steps = _decode(denoiser, state, selector, 0, forced, 1.0, targets=x)
     return state.to_trajectory(num_steps, policy)
 
@@ -557,6 +630,22 @@ def _check_temperature(temperature) -> None:
     ok = isinstance(temperature, (int, float)) and not isinstance(temperature, bool)
     if not ok or not math.isfinite(temperature) or temperature < 0:
         raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+
+
+def _check_puzzle(puzzle, n: int, L: int, mask_id: int, device) -> torch.Tensor | None:
+    if puzzle is None:
+        return None
+    if not isinstance(puzzle, torch.Tensor) or puzzle.dtype != torch.long or tuple(puzzle.shape) != (n, L):
+        raise ValueError(f"puzzle must be a LongTensor [{n}, {L}], got {getattr(puzzle, 'shape', type(puzzle))}")
+    if (puzzle < 0).any() or (puzzle > mask_id).any():
+        raise ValueError(f"puzzle values must be tokens 0..{mask_id - 1} or the mask id {mask_id}")
+    return puzzle.to(device)
+
+
+def _check_given(given, x: torch.Tensor) -> torch.Tensor:
+    if not isinstance(given, torch.Tensor) or given.dtype != torch.bool or given.shape != x.shape:
+        raise ValueError(f"given must be a BoolTensor of shape {tuple(x.shape)}")
+    return given
 
 
 def _check_tokens(x, L: int) -> torch.Tensor:
