@@ -117,7 +117,8 @@ def _check_positive(args) -> None:
               "k": limits.MAX_POSITIONS, "puzzles": limits.SUDOKU_MAX_HELDOUT}
     for name, hi in bounds.items():
         if not 1 <= getattr(args, name) <= hi:
-            raise ValueError(f"--{name.replace('_', '-')} must be in 1..{hi:,}, got {getattr(args, name)}")
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1 and at most {hi:,}, got "
+                             f"{getattr(args, name)}")
 
 
 def _parser() -> argparse.ArgumentParser:
