@@ -10,6 +10,9 @@ continues every policy from the current step with that position forced next
 and the validity of its samples (``core.quality.compare_policies``), also computed once per key.
 Decoding and scoring are estimated first (``core.limits.decode_seconds`` / ``score_seconds``); a model too
 large for the page's budget gets a message saying what is not computed and why, never a stalled server.
+A Sudoku model gets its own view instead (:func:`sudoku_panel`): the policies decode one held-out puzzle
+from its givens, drawn as grids side by side (``app/figures_sudoku.py``), and solve rates with 95% Wilson
+intervals on held-out puzzles come on request.
 Helpers here are importable (``from app import page_compare``) without drawing the page.
 """
 
@@ -24,7 +27,8 @@ import torch
 
 from app import common, page_inspect, uploads
 from app import figures_orders as fo
-from core import checkpoint, data, limits, quality, sample
+from app import figures_sudoku as fs
+from core import checkpoint, data, limits, quality, sample, sudoku
 from core.schedules import LearnedPolynomialSchedule
 
 POLICIES = ("learned", "random", "left_to_right", "reference", "confidence")
@@ -365,6 +369,88 @@ def interventions_of(model: Model, policies, seed: int) -> list[tuple[int, int]]
     return store.setdefault(replay_key(model, policies, seed), [])
 
 
+# --- sudoku: policies side by side on one puzzle ------------------------------------------------------
+
+SUDOKU_POLICIES = ("learned", "random", "left_to_right", "confidence", "margin", "entropy", "hybrid")
+SUDOKU_DEFAULT = ["learned", "random", "margin"]
+SUDOKU_PUZZLES, SUDOKU_SCORED = 50, 100  # puzzles to pick from; puzzles per policy for the solve rates
+
+
+def sudoku_trajectories(model: Model, policies, index: int, seed: int) -> dict[str, sample.Trajectory]:
+    """Each policy's greedy decoding of held-out puzzle ``index`` from its givens (cached)."""
+    check_decode_budget(model, policies)
+    cache = st.session_state.setdefault(CACHE, {})
+    key = ("sudoku",) + replay_key(model, policies, seed, (index,))
+    if key not in cache:
+        x, given = sudoku.task_puzzles(model.meta.params, "heldout", SUDOKU_PUZZLES)
+        puzzle = torch.where(given[index:index + 1], x[index:index + 1], model.denoiser.mask_id)
+        cache[key] = {p: sample.sample(model.denoiser, model.meta, p, 1, torch.Generator().manual_seed(seed),
+                                       schedule=model.schedule, temperature=0.0, puzzle=puzzle)[1]
+                      for p in policies}
+        while len(cache) > MAX_CACHED:
+            cache.pop(next(iter(cache)))
+    return cache[key]
+
+
+def sudoku_rows(model: Model, trajs: dict, index: int) -> list[dict]:
+    solution = sudoku.task_puzzles(model.meta.params, "heldout", SUDOKU_PUZZLES)[0][index].tolist()
+    return [{"label": p, "values": t.tokens[0].tolist(), "step_of": t.step_of[0].tolist(), "solution": solution}
+            for p, t in trajs.items()]
+
+
+def sudoku_scores(model: Model, policies, seed: int) -> dict | str:
+    """Solve rates on ``SUDOKU_SCORED`` held-out puzzles (cached), or why they cannot be computed."""
+    cache = st.session_state.setdefault(SCORES, {})
+    key = ("sudoku",) + replay_key(model, policies, seed)
+    if key not in cache:
+        try:
+            x, given = sudoku.task_puzzles(model.meta.params, "heldout", SUDOKU_SCORED)
+            cache[key] = quality.solve_rates((model.denoiser, model.schedule, model.meta), x, given, policies,
+                                             seed, budget_s=limits.SCORE_SECONDS)
+        except ValueError as e:
+            cache[key] = str(e)
+    return cache[key]
+
+
+def sudoku_panel(model: Model, seed: int) -> None:
+    """The Sudoku view: policies, a puzzle, a step slider, the grids side by side, then solve rates."""
+    g = sudoku.geometry(model.meta.params["size"])
+    c1, c2 = st.columns([3, 1])
+    policies = c1.multiselect("Policies (two to four)", SUDOKU_POLICIES, default=SUDOKU_DEFAULT, max_selections=4,
+                              key="compare_sudoku_policies",
+                              help=POLICY_HELP + " margin = the largest top-1 minus top-2 probability; entropy = "
+                                   "the smallest entropy; hybrid = log w_l + margin (learned + adaptive).")
+    index = int(c2.number_input("Puzzle", 0, SUDOKU_PUZZLES - 1, 0, key="compare_puzzle",
+                                help="Which held-out puzzle to decode (the first 50)."))
+    if len(policies) < 2:
+        st.warning("Choose at least two policies to compare.")
+        return
+    try:
+        trajs = sudoku_trajectories(model, tuple(policies), index, seed)
+    except ValueError as e:
+        st.warning(str(e))
+        return
+    last = max(t.num_steps for t in trajs.values())
+    step = st.slider("Decoding step", 0, last, last, key="compare_sudoku_step",
+                     help="Scrub through the decoding; each step reveals one cell (greedy: the most likely "
+                          "value). Replaying never runs the model again.")
+    st.html(fs.side_by_side(g, sudoku_rows(model, trajs, index), step,
+                            f"Puzzle {index}: {int(trajs[policies[0]].given.sum())} givens, step {step} of {last}"))
+    st.subheader("Solve rates")
+    done = ("sudoku",) + replay_key(model, tuple(policies), seed) in st.session_state.get(SCORES, {})
+    if st.button(f"Solve {SUDOKU_SCORED} held-out puzzles with each policy", key="compare_sudoku_score",
+                 help="Greedy decoding from the givens; solved = a valid grid that keeps every given.") or done:
+        result = sudoku_scores(model, tuple(policies), seed)
+        if isinstance(result, str):
+            st.warning(f"Solve rates are not available for this model: {result}")
+            return
+        st.dataframe(pd.DataFrame([{"policy": p, "solve rate": s.rate, "95% low": s.ci[0], "95% high": s.ci[1],
+                                    "solved": f"{s.solved}/{s.puzzles}", "model calls": s.calls}
+                                   for p, s in result.items()]), hide_index=True, key="compare_sudoku_table")
+        st.caption(f"95% Wilson intervals over {SUDOKU_SCORED} puzzles, seed {seed}; `python -m core.compare "
+                   "--checkpoint … --puzzles 500` gives the same on more puzzles.")
+
+
 # --- page -----------------------------------------------------------------------------------------------
 
 
@@ -422,6 +508,9 @@ def draw() -> None:
     with top[0]:
         model = choose_model()
     if model is None:
+        return
+    if model.meta.name == "sudoku" and data.task_layout_ok(model.meta):
+        sudoku_panel(model, common.seed_widget("compare_seed", container=top[2]))
         return
     with top[1]:
         policies = choose_policies(model.meta)

@@ -3,12 +3,14 @@
 Five steps on a 4-position example drawn from a small task: (1) forward masking with per-position
 schedules, (2) masking times -> decoding order, (3) the Plackett–Luce formula against sampling,
 (4) "NELBO = average autoregressive loss over orders" checked live by enumerating every order,
-(5) a one-click jump to a short training run. A presenter mode enlarges the type and collapses the
+(5) a one-click jump to a short training run, (6) when a fixed order is not enough: a shipped Sudoku model
+decoded in its learned (fixed) order beside the adaptive margin policy on the same puzzle. A presenter mode enlarges the type and collapses the
 controls; task, seed and policy live in the URL so a teacher can share a link.
 """
 
 from __future__ import annotations
 
+import json
 import math
 
 import pandas as pd
@@ -18,13 +20,15 @@ import torch.nn.functional as F
 
 from app import common, figures
 from app import figures_orders as fo
-from core import data, elbo, orders
+from app import figures_sudoku as fs
+from core import data, elbo, orders, sudoku
 from core.schedules import make_schedule
 
 LESSON_TASKS = {"pairs": {"n": 2}, "addition": {"digits": 1}, "parity": {"n": 2}}
 POLICIES = ("learned", "random", "left_to_right")
 STEPS = ("1 · Forward masking", "2 · Times → order", "3 · Plackett–Luce", "4 · ELBO = mean AR loss",
-         "5 · Train one")
+         "5 · Train one", "6 · When a fixed order is not enough")
+SUDOKU_RESULTS = common.ROOT / "bench" / "results" / "sudoku.json"
 W_CHOICES = (0.01, 0.03, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0, 30.0, 100.0)
 CHAIN = (100.0, 10.0, 1.0, 0.1, 0.01)  # left_to_right preset: ratio 10 between neighbours
 N_ORDER_DRAWS = 20000
@@ -294,6 +298,57 @@ def step_train(task: str, seed: int, policy: str) -> None:
         st.switch_page("page_train.py")
 
 
+def sudoku_checkpoint() -> str | None:
+    """The shipped Sudoku checkpoint to show (the learned one first), or None."""
+    names = [n for n in common.list_pretrained() if n.startswith("sudoku")]
+    return next((n for n in names if n.endswith("learned")), names[0] if names else None)
+
+
+def step_sudoku(seed: int) -> None:
+    st.markdown("Every task so far has **one** easy order for all sequences (the b's before the c's), and a "
+                "learned schedule finds it. In Sudoku the cell you can be sure of next depends on **this** "
+                "puzzle's givens, so no single order serves every puzzle. The learned schedule gives each "
+                "*cell* one exponent w_l; an **adaptive** policy instead asks the model at every step and "
+                "reveals the cell it is surest of (**margin**: the largest gap between its top two values).")
+    name = sudoku_checkpoint()
+    if name is None:
+        st.info("No Sudoku checkpoint is shipped here; make one with `python -m core.train --task sudoku "
+                "--out pretrained/sudoku6-learned` (see pretrained/README.md).")
+        return
+    from app import page_compare, page_inspect  # the Compare page's cached Sudoku decoding
+
+    model = page_compare.from_checkpoint(f"shipped:{name}", name, common.load_pretrained(name))
+    index = int(st.number_input("Puzzle", 0, page_compare.SUDOKU_PUZZLES - 1, 0, key="lesson_puzzle",
+                                help="A held-out puzzle the model never trained on."))
+    trajs = page_compare.sudoku_trajectories(model, ("learned", "margin"), index, seed)
+    last = max(t.num_steps for t in trajs.values())
+    step = st.slider("Decoding step", 0, last, last, key="lesson_sudoku_step",
+                     help="Scrub through both decodings; orange = the cell revealed at this step, red = a "
+                          "conflict.")
+    g = sudoku.geometry(model.meta.params["size"])
+    st.html(fs.side_by_side(g, page_compare.sudoku_rows(model, trajs, index), step, f"{name}, puzzle {index}"))
+    w, _ = page_inspect.scores_of(model.schedule, model.meta.length)
+    st.markdown(f"This model's learned exponents are nearly equal (no cell comes before another more than "
+                f"**{float(w.max() / (w.max() + w.min())):.0%}** of the time): the best fixed order for *all* "
+                "puzzles is close to random. The lesson: learning one order helps when the data share one; "
+                "when the easy next step depends on the sample, the order has to look at the sample.")
+    results = sudoku_results()
+    if results:
+        st.markdown(f"Measured on {results[0]['puzzles']} held-out puzzles (`python bench/sudoku.py`):")
+        st.dataframe(pd.DataFrame(results), hide_index=True, key="lesson_sudoku_table")
+
+
+def sudoku_results() -> list[dict]:
+    """The shipped bench table (``bench/results/sudoku.json``) as rows, empty when it is missing."""
+    try:
+        found = json.loads(SUDOKU_RESULTS.read_text())["results"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return [{"model": r["checkpoint"].split("/")[-1], "policy": p, "solve rate": s["solve_rate"],
+             "95% interval": f"[{s['solve_ci'][0]:.3f}, {s['solve_ci'][1]:.3f}]", "model calls": s["calls"],
+             "puzzles": s["puzzles"]} for r in found for p, s in r["scores"].items()]
+
+
 def draw() -> None:
     common.restore_settings(SAVED)
     read_url()
@@ -313,8 +368,10 @@ def draw() -> None:
         step_plackett_luce(meta, w, tau, seed)
     elif step == STEPS[3]:
         step_elbo(meta, x, w, seed)
-    else:
+    elif step == STEPS[4]:
         step_train(task, seed, policy)
+    else:
+        step_sudoku(seed)
 
 
 def main() -> None:

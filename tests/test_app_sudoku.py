@@ -1,0 +1,79 @@
+"""The Sudoku views (AppTest): the Compare page's grids side by side and solve rates, and the Lesson step
+"when a fixed order is not enough", on a tiny 4x4 checkpoint."""
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from conftest import save_tiny  # noqa: E402
+
+COMPARE = str(ROOT / "app" / "page_compare.py")
+LESSON = str(ROOT / "app" / "page_lesson.py")
+SUDOKU_STEP = "6 · When a fixed order is not enough"
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pretrained")
+    save_tiny(root / "sudoku4-learned", task="sudoku", task_params={"size": 4, "num_train": 64, "num_heldout": 8})
+    return root
+
+
+@pytest.fixture()
+def env(shipped, monkeypatch):
+    monkeypatch.setenv("ORDERLAB_PRETRAINED_DIR", str(shipped))
+
+
+def grids(at: AppTest) -> dict[str, list[str]]:
+    """Policy label -> the 16 cell texts of its grid, read from the page's HTML."""
+    body = at.get("html")[0].proto.body
+    labels = re.findall(r'<div class="ors-title">([^<]*)</div>', body)
+    parts = body.split('<div class="ors-title">')[1:]
+    return {label: re.findall(r"<td[^>]*>([^<]*)</td>", part) for label, part in zip(labels, parts)}
+
+
+def test_compare_draws_the_policies_side_by_side_on_one_puzzle(env):
+    at = AppTest.from_file(COMPARE, default_timeout=60).run()
+    assert not at.exception
+    shown = grids(at)
+    assert list(shown) == ["learned", "random", "margin"]
+    assert all(len(cells) == 16 and "" not in cells for cells in shown.values())  # decoded to the end
+    at.slider(key="compare_sudoku_step").set_value(0).run()
+    start = grids(at)
+    givens = [c for c in start["learned"] if c]
+    assert 0 < len(givens) < 16 and start["learned"] == start["margin"]  # only the givens, for every policy
+    at.slider(key="compare_sudoku_step").set_value(1).run()
+    assert all(sum(c != "" for c in cells) == len(givens) + 1 for cells in grids(at).values())
+
+
+def test_compare_solve_rates_and_another_puzzle(env):
+    at = AppTest.from_file(COMPARE, default_timeout=60).run()
+    at.number_input(key="compare_puzzle").set_value(3).run()
+    assert not at.exception and "Puzzle 3" in at.get("html")[0].proto.body
+    at.button(key="compare_sudoku_score").click().run()
+    assert not at.exception and not at.warning, [w.value for w in at.warning]
+    table = at.dataframe[0].value
+    assert list(table["policy"]) == ["learned", "random", "margin"]
+    assert ((table["95% low"] <= table["solve rate"]) & (table["solve rate"] <= table["95% high"])).all()
+    assert (table["model calls"] > 0).all()
+
+
+def test_lesson_step_shows_learned_beside_margin(env):
+    at = AppTest.from_file(LESSON, default_timeout=60).run()
+    at.radio(key="lesson_step").set_value(SUDOKU_STEP).run()
+    assert not at.exception
+    assert list(grids(at)) == ["learned", "margin"]
+    assert any("fixed order" in m.value or "adaptive" in m.value for m in at.markdown)
+
+
+def test_lesson_step_without_a_sudoku_checkpoint_says_how_to_make_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("ORDERLAB_PRETRAINED_DIR", str(tmp_path))
+    at = AppTest.from_file(LESSON, default_timeout=60).run()
+    at.radio(key="lesson_step").set_value(SUDOKU_STEP).run()
+    assert not at.exception and any("--task sudoku" in i.value for i in at.info)
