@@ -15,10 +15,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# Bounds checked by ModelConfig.validate() before a model is built from an untrusted config.
-MAX_LENGTH = 4096
-MAX_CATEGORIES = 4096
-MAX_PARAMS = 200_000_000
+from core import limits
+
+# Bounds checked by ModelConfig.validate() before a model is built from an untrusted config (core/limits.py).
+MAX_LENGTH = limits.MAX_POSITIONS
+MAX_CATEGORIES = limits.MAX_CATEGORIES
+MAX_PARAMS = limits.MAX_PARAMS
 
 
 @dataclass
@@ -70,9 +72,9 @@ class ModelConfig:
         for i, k in enumerate(cats):
             if not _is_int(k) or not 2 <= k <= MAX_CATEGORIES:
                 raise ValueError(f"num_categories[{i}] must be an int in 2..{MAX_CATEGORIES}, got {k!r}")
-        _check_int("d_model", self.d_model, 8, 2048)
-        _check_int("n_layers", self.n_layers, 1, 48)
-        _check_int("n_heads", self.n_heads, 1, 64)
+        _check_int("d_model", self.d_model, 8, limits.MAX_D_MODEL)
+        _check_int("n_layers", self.n_layers, 1, limits.MAX_LAYERS)
+        _check_int("n_heads", self.n_heads, 1, limits.MAX_HEADS)
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
         if not _is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
