@@ -279,17 +279,8 @@ class TrainingRun:
 
 
 def dataset_from_csv(raw: bytes, filename: str, seed: int = 0) -> data.Dataset:
-    """Encode an uploaded CSV as a table dataset; ValueError names the problem (size, parse, columns)."""
-    filename = data.short_names([Path(str(filename)).name or "table.csv"], 60)[0]  # shown, never opened
-    if len(raw) > MAX_CSV_BYTES:
-        raise ValueError(f"{filename} is {len(raw) / 2**20:.1f} MB; at most {MAX_CSV_BYTES >> 20} MB")
-    if not raw.strip():
-        raise ValueError(f"{filename} is empty")
-    name = data.short_names([Path(filename).stem or "table"])[0]
-    try:
-        return data.table_from_csv(io.BytesIO(raw), name=name, seed=seed)
-    except ValueError as e:
-        raise ValueError(f"{filename}: {e}") from None
+    """Encode an uploaded CSV as a table dataset (``core.data.csv_dataset``, as ``core.train --csv``)."""
+    return data.csv_dataset(raw, filename, seed)
 
 
 def run_label(config: TrainConfig, index: int) -> str:

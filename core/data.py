@@ -29,6 +29,7 @@ import numbers
 import re
 from dataclasses import dataclass, fields
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -582,6 +583,21 @@ def table_from_csv(path_or_buffer, name: str = "table", **kwargs) -> Dataset:
     except (pd.errors.ParserError, ValueError, OverflowError, MemoryError) as e:
         raise ValueError(f"could not parse the CSV file: {_one_line(e)}") from None
     return table_from_dataframe(df, name=name, **kwargs)
+
+
+def csv_dataset(raw: bytes, filename: str, seed: int = 0) -> Dataset:
+    """A CSV file's bytes as a table dataset named after the file, as the app's Train page and
+    ``python -m core.train --csv`` read one; ValueError names the problem (size, parse, columns)."""
+    filename = short_names([Path(str(filename)).name or "table.csv"], 60)[0]  # shown, never opened
+    if len(raw) > limits.CSV_MAX_BYTES:
+        raise ValueError(f"{filename} is {len(raw) / 2**20:.1f} MB; at most {limits.CSV_MAX_BYTES >> 20} MB")
+    if not raw.strip():
+        raise ValueError(f"{filename} is empty")
+    name = short_names([Path(filename).stem or "table"])[0]
+    try:
+        return table_from_csv(io.BytesIO(raw), name=name, seed=seed)
+    except ValueError as e:
+        raise ValueError(f"{filename}: {e}") from None
 
 
 def _csv_text(path_or_buffer) -> str:

@@ -120,16 +120,13 @@ def check_output(out: str) -> None:
 
 
 def csv_dataset(path: str, seed: int) -> data.Dataset:
-    """The CSV at ``path`` encoded as the app encodes an upload (same size bound and encoder)."""
+    """The CSV at ``path`` encoded as the app encodes an upload (the same function and bounds)."""
     file = Path(path)
     if not file.is_file():
         raise ValueError(f"--csv {path}: no such file")
     if file.stat().st_size > limits.CSV_MAX_BYTES:
         raise ValueError(f"--csv {path} is larger than {limits.CSV_MAX_BYTES >> 20} MB")
-    try:
-        return data.table_from_csv(file, name=file.stem or "table", seed=seed)
-    except ValueError as e:
-        raise ValueError(f"--csv {path}: {e}") from None
+    return data.csv_dataset(file.read_bytes(), file.name, seed)
 
 
 def new_trainer(args: argparse.Namespace) -> tuple[Trainer, str]:
@@ -142,8 +139,8 @@ def new_trainer(args: argparse.Namespace) -> tuple[Trainer, str]:
         raise ValueError(f"--task {config.task}: --task names a built-in task; train on a CSV file with "
                          f"--csv {config.task}")
     if args.csv is not None:
-        config.task = Path(args.csv).stem or "table"
         dataset = csv_dataset(args.csv, config.seed)
+        config.task = dataset.meta.name
     config.validate()
     check_output(args.out)
     return Trainer(config, dataset), args.out
