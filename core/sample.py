@@ -58,6 +58,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
+from core import limits
 from core import orders as orders_lib
 from core import rng
 from core.elbo import resolve_mask_id
@@ -686,8 +687,11 @@ def main(argv=None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        limits.check_int("--n", args.n, 1, limits.MAX_SAMPLES)
         ckpt = open_checkpoint(args.checkpoint)
         policy = parse_policy(args.policy)
+        limits.check_seconds(f"decoding {args.n} samples", limits.decode_seconds(ckpt.model.config, args.n,
+                                                                               args.steps), limits.CLI_SECONDS)
         samples, traj = sample(ckpt.model, ckpt.meta, policy, args.n, rng.make_generator(args.seed),
                                schedule=ckpt.schedule, temperature=args.temperature, k=args.k,
                                steps=args.steps)
