@@ -169,7 +169,7 @@ class Trainer:
             torch.backends.cudnn.allow_tf32 = True
         runner = torch.compile(self.model) if c.compile else self.model
         self.loss_module = LossModule(runner, self.schedule, c.estimator, c.K)
-        if self.world > 1:
+        if dist.is_initialized():
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.loss_module = DistributedDataParallel(self.loss_module, device_ids=ids)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=c.lr,
@@ -336,9 +336,9 @@ def _mean(values: list[float]) -> float | None:
 
 
 def _distributed_setup(config: TrainConfig) -> tuple[int, int]:
-    """Join the process group when launched by torchrun (WORLD_SIZE > 1)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
+    """Join the process group when launched by torchrun (even with one rank, so a 1-rank torchrun runs
+    the same DDP and NCCL code as many ranks do)."""
+    if not dist.is_torchelastic_launched() and int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return 0, 1
     if not dist.is_initialized():
         cuda = resolve_device(config.device).type == "cuda"

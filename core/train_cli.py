@@ -241,12 +241,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"stopped at step {trainer.step_count} of {trainer.config.steps}; saved to {out}; continue "
               f"with: python -m core.train --resume {out}", file=sys.stderr)
         raise SystemExit(130)
-    if trainer.world > 1:
+    if dist.is_initialized():
         trainer.distributed = rank_fingerprints(trainer)
     trainer.save(out)
     if trainer.rank == 0:
         report(trainer, out)
-    if trainer.world > 1:
+    if dist.is_initialized():
         dist.destroy_process_group()
 
 
