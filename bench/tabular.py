@@ -21,7 +21,7 @@ import os
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -29,7 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import data, uci  # noqa: E402
+from core import checkpoint, data, uci  # noqa: E402
 from core.elbo import heldout_nelbo  # noqa: E402
 from core.orders import expected_rank  # noqa: E402
 from core.quality import column_shape, pair_trend  # noqa: E402
@@ -44,6 +44,9 @@ CONFIGS = {  # name -> (schedule, estimator, RLOO draws per sequence as a multip
     # per sequence on a 4x smaller batch, so every configuration makes the same number of forward passes
     "learned-k8": ("learned", "discrete", 4),
 }
+
+
+STEPS10 = 300  # the seeds10 preset's step budget: 100 runs in about 75 min on a shared 2-core CPU
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,8 @@ class Settings:
     val_rows: int = 512  # validation rows carved out of train (never trained on)
     max_train: int | None = None  # None: the whole train split
     test_rows: int | None = 2000  # None: the whole test split
-    sample_rows: int = 2000  # generated rows for Shape/Trend
+    test_orders: int = 1  # orders drawn per test row (the s.e. is the cluster one, over per-row means)
+    sample_rows: int = 2000  # generated rows for the in-run Shape/Trend on discretized rows (0: none)
     num_bins: int = 16
     device: str = "cpu"
 
@@ -71,6 +75,10 @@ PRESETS = {
     "long": Settings(steps=1500, schedule_delay=500, eval_every=250),  # ~1 h on 2 cores, linear + learned
     "full": Settings(steps=8000, batch_size=512, schedule_delay=2000, eval_every=500, val_rows=2000,
                      test_rows=None, sample_rows=10000, device="auto"),
+    # 10 seeds on a shared 2-core CPU: every run saves its best state, and bench/tabular_fidelity.py scores
+    # rows generated from it in the real data's space in a separate pass
+    "seeds10": Settings(steps=STEPS10, schedule_delay=STEPS10 // 3, eval_every=STEPS10 // 4, test_rows=400,
+                        test_orders=8, sample_rows=0),
     "tiny": Settings(steps=20, batch_size=16, schedule_delay=5, eval_every=10, val_rows=32, max_train=256,
                      test_rows=64, sample_rows=64, d_model=16, n_heads=2),
 }
@@ -79,8 +87,10 @@ PRESETS = {
 # --- one run ------------------------------------------------------------------------------------
 
 
-def run_one(table: str, config: str, seed: int, settings: Settings, root: str | None, threads: int) -> dict:
-    """Train one model and score its best-validation state on the test split."""
+def run_one(table: str, config: str, seed: int, settings: Settings, root: str | None, threads: int,
+            states: Path | None = None) -> dict:
+    """Train one model and score its best-validation state on the test split; with ``states``, save that
+    state as a checkpoint folder ``states/<table>-<config>-<seed>`` (for bench/tabular_fidelity.py)."""
     torch.set_num_threads(threads)
     start = time.perf_counter()
     full, test = uci.load_table(table, root, num_bins=settings.num_bins)
@@ -90,11 +100,19 @@ def run_one(table: str, config: str, seed: int, settings: Settings, root: str | 
     best = _train_keep_best(trainer)
     trainer.model.load_state_dict(best["model"])
     trainer.schedule.load_state_dict(best["schedule"])
+    if states is not None:
+        checkpoint.save(trainer.model, trainer.schedule, trainer.meta, asdict(trainer.config),
+                        state_dir(states, table, config, seed))
     record = {"table": table, "config": config, "seed": seed, "best_step": best["step"],
               "best_val_nelbo": best["val"], **_score(trainer, test, settings, seed),
               "wall_s": round(time.perf_counter() - start, 1), "num_params": trainer.model.config.num_params(),
               "num_train": len(train), "num_val": len(val)}
     return record
+
+
+def state_dir(states: Path, table: str, config: str, seed: int) -> Path:
+    """Where run ``(table, config, seed)`` keeps its best state."""
+    return Path(states) / f"{table}-{config}-{seed}"
 
 
 def _carve(x: torch.Tensor, s: Settings) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,17 +145,19 @@ def _score(trainer: Trainer, test: torch.Tensor, s: Settings, seed: int) -> dict
     model, schedule, meta = trainer.model.eval(), trainer.schedule, trainer.meta
     rows = test if s.test_rows is None else test[torch.randperm(len(test), generator=torch.Generator()
                                                                 .manual_seed(1))[:s.test_rows]]
-    est = heldout_nelbo(model, rows.to(trainer.device), schedule, 1, torch.Generator().manual_seed(seed))
-    fake, _ = sample(model, meta, "ancestral", s.sample_rows, torch.Generator().manual_seed(seed),
-                     schedule=schedule)
-    fake = fake.cpu()
+    est = heldout_nelbo(model, rows.to(trainer.device), schedule, s.test_orders,
+                        torch.Generator().manual_seed(seed))
     w = schedule.exponents.detach().float().cpu() if hasattr(schedule, "exponents") else torch.ones(meta.length)
-    return {"test_nelbo": est.value, "test_se": est.stderr, "test_rows": len(rows),
-            "shape": column_shape(test, fake, meta.num_categories),
-            "trend": pair_trend(test, fake, meta.num_categories),
-            "exponents": [round(v, 5) for v in w.tolist()],
-            "expected_rank": [round(v, 3) for v in expected_rank(w).tolist()],
-            "columns": list(meta.position_names)}
+    record = {"test_nelbo": est.value, "test_se": est.stderr, "test_rows": len(rows), "test_orders": s.test_orders,
+              "exponents": [round(v, 5) for v in w.tolist()],
+              "expected_rank": [round(v, 3) for v in expected_rank(w).tolist()],
+              "columns": list(meta.position_names)}
+    if s.sample_rows:
+        fake, _ = sample(model, meta, "ancestral", s.sample_rows, torch.Generator().manual_seed(seed),
+                         schedule=schedule)
+        record["shape"] = column_shape(test, fake.cpu(), meta.num_categories)
+        record["trend"] = pair_trend(test, fake.cpu(), meta.num_categories)
+    return record
 
 
 def reference_fidelity(table: str, settings: Settings, root: str | None = None) -> dict:
@@ -158,17 +178,18 @@ def _log(message: str) -> None:
 
 
 def run_all(tables, configs, seeds, settings: Settings, root=None, jobs: int = 1, out: Path | None = None,
-            log=_log) -> list[dict]:
+            log=_log, states: Path | None = None) -> list[dict]:
     """Every (table, config, seed); ``jobs`` worker processes with one torch thread each (or all threads
     when ``jobs == 1``). Records are appended to ``out`` as they finish."""
-    tasks = [(t, c, s) for t in tables for c in configs for s in seeds]
+    # seed-major, so that a stopped benchmark leaves every table with about as many seeds
+    tasks = [(t, c, s) for s in seeds for t in tables for c in configs]
     threads = 1 if jobs > 1 else torch.get_num_threads()
     records = _load(out) if out else []
     done = {(r["table"], r["config"], r["seed"]) for r in records}
     todo = [task for task in tasks if task not in done]
     log(f"{len(todo)} run(s) to do ({len(tasks) - len(todo)} already in {out}), {jobs} job(s)")
     start = time.perf_counter()
-    for i, result in enumerate(_results(todo, settings, root, jobs, threads), 1):
+    for i, result in enumerate(_results(todo, settings, root, jobs, threads, states), 1):
         record = {**result, "settings": asdict(settings)}
         records.append(record)
         if out:
@@ -179,17 +200,17 @@ def run_all(tables, configs, seeds, settings: Settings, root=None, jobs: int = 1
     return records
 
 
-def _results(todo, settings: Settings, root, jobs: int, threads: int):
-    """Run records in ``todo`` order: in this process, or in ``jobs`` worker processes."""
+def _results(todo, settings: Settings, root, jobs: int, threads: int, states: Path | None):
+    """Run records: in ``todo`` order in this process, or as they finish in ``jobs`` worker processes."""
     if jobs == 1:
         for t, c, s in todo:
-            yield run_one(t, c, s, settings, root, threads)
+            yield run_one(t, c, s, settings, root, threads, states)
         return
     # CUDA cannot be used in a forked child once the parent has touched it: spawn workers unless on CPU
     context = multiprocessing.get_context("fork" if settings.device == "cpu" else "spawn")
     with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        futures = [pool.submit(run_one, t, c, s, settings, root, threads) for t, c, s in todo]
-        for future in futures:
+        futures = [pool.submit(run_one, t, c, s, settings, root, threads, states) for t, c, s in todo]
+        for future in as_completed(futures):
             yield future.result()
 
 
@@ -203,11 +224,16 @@ def summarize(records: list[dict]) -> list[dict]:
             rank = torch.tensor([r["expected_rank"] for r in rs]).mean(0)
             rows.append({"table": table, "config": config, "seeds": len(rs), "mean": statistics.fmean(nll),
                          "std": statistics.stdev(nll) if len(nll) > 1 else 0.0, "min": min(nll), "max": max(nll),
-                         "shape": statistics.fmean(r["shape"] for r in rs),
-                         "trend": statistics.fmean(r["trend"] for r in rs),
+                         "shape": _mean_of(rs, "shape"), "trend": _mean_of(rs, "trend"),
                          "wall_s": statistics.fmean(r["wall_s"] for r in rs),
                          "order": [rs[0]["columns"][i] for i in torch.argsort(rank).tolist()]})
     return rows
+
+
+def _mean_of(records: list[dict], key: str) -> float:
+    """Mean of ``key`` over the records that have it (nan when none has)."""
+    values = [r[key] for r in records if key in r]
+    return statistics.fmean(values) if values else float("nan")
 
 
 def format_summary(rows: list[dict]) -> str:
@@ -310,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=2, help="parallel runs (one torch thread each when > 1)")
     p.add_argument("--out", type=Path, default=Path("runs/tabular.json"),
                    help="JSON file of per-run records; runs already in it are skipped")
+    p.add_argument("--states", type=Path, default=None,
+                   help="save every run's best state under this folder (for bench/tabular_fidelity.py)")
     p.add_argument("--summary", action="store_true", help="only print the summary of --out")
     p.add_argument("--markdown", action="store_true", help="with --summary: the docs/results.md table")
     p.add_argument("--merge", type=Path, nargs="+", metavar="FILE",
@@ -414,7 +442,8 @@ def main(argv=None) -> None:
             print(f"{table:<9} real train rows vs test: shape {r['shape']:.3f}  trend {r['trend']:.3f}")
         return
     start = time.perf_counter()
-    records = run_all(args.tables, args.configs, args.seeds, args.settings, args.data, args.jobs, args.out)
+    records = run_all(args.tables, args.configs, args.seeds, args.settings, args.data, args.jobs, args.out,
+                      states=args.states)
     print(f"wall time {time.perf_counter() - start:.0f} s, torch {torch.__version__}, "
           f"{os.cpu_count()} CPU core(s), cuda {torch.cuda.is_available()}")
     print(format_summary(summarize(records)))

@@ -10,6 +10,7 @@ and test as TabDiff splits it, and encoded one position per column:
   split only; a numerical column with at most ``num_bins`` distinct train values keeps one category per value.
 
 ``load_table("adult", root)`` returns ``(train: Dataset, test: Tensor)`` whose ``meta`` decodes samples.
+``decode_rows`` maps generated codes back to the real table's space (``sdtypes`` gives the column types).
 """
 
 from __future__ import annotations
@@ -211,6 +212,56 @@ def _apply_bins(x: np.ndarray, decoder: dict) -> np.ndarray:
             raise ValueError("the test split has missing values where the train split has none")
         codes[missing] = len(decoder["values"])
     return codes
+
+
+# --- decoding generated rows ---------------------------------------------------------------------
+
+
+def sdtypes(name: str) -> dict[str, str]:
+    """Column -> ``"numerical"`` or ``"categorical"`` as the benchmark treats it (the target by task)."""
+    spec = _spec(name)
+    numerical = set(spec.numerical) | ({spec.target} if spec.task == "regression" else set())
+    return {col: "numerical" if col in numerical else "categorical" for col in spec.columns}
+
+
+def decode_rows(name: str, codes: torch.Tensor, meta: data.DataMeta, train: pd.DataFrame,
+                generator: np.random.Generator) -> pd.DataFrame:
+    """Generated codes ``[N, L]`` as a table in the real data's space.
+
+    A binned numerical value is a draw from the train split's values in that bin, uniform over its rows:
+    the conditional distribution of the data given the bin, so integer columns stay integers, point masses
+    (capital-gain = 0) stay point masses and a column's distribution is exactly the model's bin
+    probabilities mixed with the real within-bin distributions (uniform within the bin's edges would smear
+    both and be scored for it). Other columns decode to their category; categorical labels are strings.
+    """
+    codes = np.asarray(codes)
+    kinds = sdtypes(name)
+    columns = {}
+    for j, (col, decoder) in enumerate(zip(meta.position_names, meta.decoders)):
+        if decoder["type"] == "numeric":
+            columns[col] = _from_bins(codes[:, j], train[col].to_numpy(float), decoder, generator)
+        else:
+            values = [decoder["categories"][c] for c in codes[:, j]]
+            columns[col] = np.asarray(values, float) if kinds[col] == "numerical" else [label(v) for v in values]
+    return pd.DataFrame(columns)
+
+
+def label(value) -> str:
+    """A categorical value as a string, the same for the raw table and a decoded category (1.0 -> "1")."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        value = int(value)
+    return str(value)
+
+
+def _from_bins(codes: np.ndarray, train: np.ndarray, decoder: dict, generator: np.random.Generator):
+    edges = np.asarray(decoder["edges"])
+    bins = np.searchsorted(edges[1:-1], train, side="right")  # the same rule as the encoder
+    out = np.full(len(codes), np.nan)  # the missing bin (last code) decodes to NaN
+    for k in range(len(decoder["values"])):
+        rows = codes == k
+        pool = train[bins == k]
+        out[rows] = pool[generator.integers(0, len(pool), int(rows.sum()))]
+    return out
 
 
 def _spec(name: str) -> TableSpec:
