@@ -20,6 +20,7 @@ LEGEND_MAX = 8  # more distinct alpha curves than this: a colour bar and hover n
 RANK_SCALE = "Viridis"  # dark = decoded early
 TIME_SCALE = "Viridis_r"  # high median masking time = decoded early = dark, matching RANK_SCALE
 COLOR_MODES = ("rank", "median_time")
+EQUAL_RATIO = 1.01  # exponents within 1 % of each other are shown as "all equal"
 LOG_TICKS = [m * 10.0**e for e in range(-4, 5) for m in (1, 2, 5)]
 
 
@@ -185,7 +186,55 @@ def exponent_bars(exponents: list[float], names: list[str] | None = None) -> go.
     lo, hi = np.log10(mean) - half, np.log10(mean) + half
     ticks = _log_ticks(lo, hi)  # plain numbers, not plotly's "2" for 0.2
     fig.update_yaxes(type="log", range=[lo, hi], tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
-    return _layout(fig, "Exponents w_l (larger = decoded earlier)", "position", "w_l (log scale)")
+    # a marker at each w: bars of zero height (every w equal, e.g. at step 0) would leave the chart empty
+    fig.add_trace(go.Scatter(x=names, y=w, mode="markers", marker=dict(symbol="diamond", size=9, color="#1F2430"),
+                             name="w_l", hoverinfo="skip", showlegend=False))
+    if float(w.max() / w.min()) < EQUAL_RATIO:
+        fig.add_annotation(text=f"every w = {mean:.3g}: all orders equally likely", showarrow=False,
+                           xref="paper", yref="paper", x=0.5, y=0.15, font=dict(size=13, color="#555"))
+    return _layout(fig, "Exponents w_l (larger = decoded earlier)", "position", "w_l (log scale)",
+                   showlegend=False)
+
+
+def exponent_trajectories(history: list[dict], names: list[str] | None = None,
+                          total_steps: int | None = None) -> go.Figure:
+    """Every position's exponent ``w_l`` over training (log scale), one line per position; positions of
+    one reference group share a colour family when the names say so (``b1``, ``b2`` …, ``c1`` …)."""
+    if not history:
+        return _empty("Exponents over training", "no snapshots yet")
+    L = len(history[0]["exponents"])
+    names = position_names(names, L)
+    steps = [s["step"] for s in history]
+    w = np.array([s["exponents"] for s in history], dtype=float)  # [S, L]
+    fig = go.Figure()
+    for l, name in enumerate(names):
+        fig.add_trace(go.Scatter(x=steps, y=w[:, l], mode="lines", name=name, line=dict(color=_colour(l)),
+                                 hovertemplate=f"{name}<br>step %{{x}}: w=%{{y:.3g}}<extra></extra>"))
+    fig.update_yaxes(type="log")
+    _step_axis(fig, steps, total_steps)
+    return _layout(fig, "Exponents w_l over training (log scale)", "training step", "w_l",
+                   legend=dict(title="position"))
+
+
+def seed_band(runs: dict[str, list[dict]], key: str = "group_precedence", title: str = "") -> go.Figure:
+    """``key`` over training for several runs (e.g. the shipped seeds of one task): one thin line per run
+    and the band from the lowest to the highest run at each step they share."""
+    fig = go.Figure()
+    drawn = {label: [(s["step"], s[key]) for s in h if key in s] for label, h in runs.items()}
+    drawn = {label: points for label, points in drawn.items() if points}
+    if not drawn:
+        return _empty(title or key, f"no {key} in these runs")
+    common = sorted(set.intersection(*(set(step for step, _ in p) for p in drawn.values())))
+    if common and len(drawn) > 1:
+        values = np.array([[dict(p)[step] for step in common] for p in drawn.values()])  # [R, S]
+        fig.add_trace(go.Scatter(x=common + common[::-1], y=np.concatenate([values.max(0), values.min(0)[::-1]]),
+                                 fill="toself", fillcolor=_rgba(_colour(0), 0.18), line=dict(width=0),
+                                 name=f"range over {len(drawn)} seeds", hoverinfo="skip"))
+    for i, (label, points) in enumerate(drawn.items()):
+        fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
+                                 name=label, line=dict(color=_colour(i), width=1.5), marker=dict(size=4)))
+    return _layout(fig, title or f"{key} over training", "training step", key,
+                   legend=dict(orientation="h", yanchor="top", y=-0.28, xanchor="left", x=0))
 
 
 def grid_rank_image(exponents: list[float], shape) -> go.Figure:

@@ -1,4 +1,5 @@
-"""Entry point of the lab (``streamlit run app/main.py``): page config and navigation, nothing else."""
+"""Entry point of the lab (``streamlit run app/main.py``): page config, navigation and the sidebar's run
+badge, nothing else."""
 
 import sys
 from pathlib import Path
@@ -10,15 +11,19 @@ if ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from app import common  # noqa: E402
+from app import common, presenter, run_status  # noqa: E402
 
-st.set_page_config(page_title="orderlab", page_icon=":material/swap_vert:", layout="wide")
+# a local file: an emoji or a :material/ icon would be fetched from a font or emoji host (fails offline)
+st.set_page_config(page_title="orderlab", page_icon=str(Path(__file__).with_name("favicon.png")), layout="wide")
 common.setup_torch()
 
-PAGES = [
-    st.Page("page_train.py", title="Train", icon=":material/model_training:", default=True),
-    st.Page("page_compare.py", title="Compare orders", icon=":material/compare_arrows:"),
-    st.Page("page_inspect.py", title="Inspect a checkpoint", icon=":material/search:"),
-    st.Page("page_lesson.py", title="Lesson", icon=":material/school:"),
+PAGES = [  # explicit url paths: /lesson, /train, ... are the links people share
+    st.Page("page_train.py", title="Train", icon=":material/model_training:", default=True, url_path="train"),
+    st.Page("page_compare.py", title="Compare orders", icon=":material/compare_arrows:", url_path="compare"),
+    st.Page("page_inspect.py", title="Inspect a checkpoint", icon=":material/search:", url_path="inspect"),
+    st.Page("page_lesson.py", title="Lesson", icon=":material/school:", url_path="lesson"),
 ]
-st.navigation(PAGES).run()
+page = st.navigation(PAGES)
+presenter.apply()
+run_status.badge()
+page.run()

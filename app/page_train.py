@@ -2,26 +2,30 @@
 run from ``pretrained/``; compare the runs of this session.
 
 Each browser session keeps its runs in ``st.session_state`` (``train_runs``: a list of
-:class:`app.training_runner.TrainingRun`). While a run is running, a fragment reruns about once a second and
-advances it by a small time budget, so the rest of the page stays responsive. Settings can be preset by
-``?task=...&seed=...`` or by ``st.session_state["train_preset"]`` (the Lesson page's one-click run).
+:class:`app.training_runner.TrainingRun`). Each run trains in its own worker thread, whichever page is
+shown; while it runs, a fragment redraws its latest snapshot about once a second. Settings can be preset by
+``?task=...&seed=...`` or by ``st.session_state["train_preset"]``, and survive visits to other pages and
+modes (saved aside after every run of the page, ``common.run_page``).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import time
+from dataclasses import asdict, replace
+
+import pandas as pd
 
 import streamlit as st
 import torch
 
-from app import common, figures
+from app import charts, common, figures, run_status
 from app.training_runner import TrainingRun, dataset_from_csv, run_label
 from core import data, limits
 from core.orders import max_order_entropy, precedence_matrix
 from core.train import TrainConfig
 
 TICK_S = 1.0  # fragment refresh period while training or replaying
-BUDGET_S = 0.6  # training time per tick
+DOUBLE_CLICK_S = 2.0  # a second Start with the same settings this soon after the first is the same click
 MAX_RUNS = 8  # runs kept per session (oldest dropped first)
 CSV_OPTION = "upload a CSV"
 MODES = ("Train live", "Replay a shipped run", "Compare my runs")
@@ -66,6 +70,8 @@ DEFAULTS = {"train_mode": MODES[0], "train_task": PAGE.task, "train_schedule": P
             "train_freeze": round(100 * PAGE.schedule_delay / PAGE.steps), "train_eval_every": 0,
             "train_eval_size": 128, "replay_speed": 2}
 KEPT = ("train_seed", "replay_name")  # other widget values kept across modes and pages
+SAVED = "train_saved_settings"
+KEPT_PREFIXES = ("train_param_",)
 MODE_CAPTIONS = dict(zip(MODES, (
     "Pick a task and settings in the sidebar, then Start. Every Start adds a run to this session.",
     "Play back the snapshots recorded while a shipped checkpoint was trained; nothing is trained here.",
@@ -81,9 +87,9 @@ STEADY_CSS = ('<style>[data-testid="stElementContainer"][data-stale="true"] '
 
 def apply_presets() -> bool:
     """Fill widget state from query params (once per session) and a Lesson preset; True = autostart."""
+    common.restore_settings(SAVED)
     for key, value in DEFAULTS.items():
         common.state(key, value)
-    keep_settings()
     if not st.session_state.get("train_query_read"):
         st.session_state["train_query_read"] = True
         task, seed = common.query_choice("task", data.TASKS), common.query_int("seed")
@@ -104,14 +110,6 @@ def apply_presets() -> bool:
         st.session_state["train_schedule"] = preset["schedule"]
     st.session_state["train_mode"] = MODES[0]
     return bool(preset.get("autostart"))
-
-
-def keep_settings() -> None:
-    """Keep widget values while their widgets are hidden (another mode or page): Streamlit drops the state
-    of widgets that were not drawn in a run, unless the value was last set through session state."""
-    for key in list(st.session_state.keys()):
-        if key in DEFAULTS or key in KEPT or key.startswith("train_param_"):
-            st.session_state[key] = st.session_state[key]
 
 
 # --- settings (sidebar) --------------------------------------------------------------------------------
@@ -253,23 +251,30 @@ def current_run() -> TrainingRun | None:
 
 
 def start_run(config: TrainConfig, dataset: data.Dataset) -> None:
-    """Create a run from the settings, keep it in the session and start it."""
+    """Create a run from the settings, keep it in the session and start it in its own worker thread.
+    A second Start with the same settings within ``DOUBLE_CLICK_S`` (a double click) starts nothing."""
     previous = current_run()
+    if (previous is not None and previous.config == config
+            and time.monotonic() - st.session_state.get("train_started_at", 0.0) < DOUBLE_CLICK_S):
+        return
     if previous is not None and previous.state == "running":
         previous.pause()
     count = common.state("train_run_count", 0) + 1
     st.session_state["train_run_count"] = count
     try:
         run = TrainingRun(config, dataset, baseline=st.session_state["train_baseline"],
-                          label=run_label(config, count))
+                          label=run_label(config, count), background=True)
     except ValueError as e:
         st.session_state["train_error"] = str(e)
         return
     st.session_state.pop("train_error", None)
     st.session_state.pop("train_zip", None)
-    run.start()
     runs().append(run)
+    for old in runs()[:-MAX_RUNS]:
+        old.stop()  # dropped from the session: its worker ends
     del runs()[:-MAX_RUNS]
+    run.start()
+    st.session_state["train_started_at"] = time.monotonic()
     st.session_state["train_last_seed"] = config.seed
 
 
@@ -330,33 +335,39 @@ def save_area(run: TrainingRun) -> None:
 
 def views(curves: dict[str, list[dict]], history: list[dict], exponents: list[float], meta: data.DataMeta,
           key: str, total_steps: int | None = None) -> None:
-    """The live figures: NELBO curves, rank heatmap, alpha curves, precedence, entropy, exponents, grid.
-    ``total_steps`` (the run's length) fixes the step axes, so the charts fill in from left to right."""
+    """The live figures: NELBO curves, rank heatmap, alpha curves, precedence, entropy, exponents, their
+    trajectories, grid. ``total_steps`` (the run's length) fixes the step axes, so the charts fill in from
+    left to right."""
     names, L = meta.position_names, meta.length
     metric_row(curves, history, L)
     left, right = st.columns(2)
-    left.plotly_chart(figures.nelbo_curves(curves, total_steps), key=f"{key}_nelbo")
+    charts.plot(left, figures.nelbo_curves(curves, total_steps), key=f"{key}_nelbo")
     with right:
         colour = st.radio("Heatmap colour", figures.COLOR_MODES, horizontal=True, key=f"{key}_colour",
                           format_func=lambda c: "expected decode step" if c == "rank" else "median masking time",
                           help="Expected decode step from Plackett-Luce (1 = first), or the median masking "
                                "time 0.5^(1/w) (revealed later during generation when smaller).")
-        st.plotly_chart(figures.rank_heatmap(history, names, colour, total_steps), key=f"{key}_rank")
+        charts.plot(st, figures.rank_heatmap(history, names, colour, total_steps), key=f"{key}_rank")
     left, right = st.columns(2)
     if L <= limits.MAX_PLOT_CURVES:
-        left.plotly_chart(figures.alpha_curves(exponents, names), key=f"{key}_alpha")
+        charts.plot(left, figures.alpha_curves(exponents, names), key=f"{key}_alpha")
     if limits.plot_positions_ok(L):
         w = torch.tensor(exponents, dtype=torch.float64)
-        right.plotly_chart(figures.precedence_heatmap(precedence_matrix(w).numpy(), names), key=f"{key}_prec")
+        charts.plot(right, figures.precedence_heatmap(precedence_matrix(w).numpy(), names), key=f"{key}_prec")
     else:
         right.caption(f"The precedence heatmap is drawn for at most {int(limits.MAX_PLOT_CELLS ** 0.5)} "
                       f"positions; this run has {L:,}.")
     left, right = st.columns(2)
     if history:
-        left.plotly_chart(figures.entropy_curve(history, L, total_steps), key=f"{key}_entropy")
-    right.plotly_chart(figures.exponent_bars(exponents, names), key=f"{key}_bars")
+        charts.plot(left, figures.entropy_curve(history, L, total_steps), key=f"{key}_entropy")
+    charts.plot(right, figures.exponent_bars(exponents, names), key=f"{key}_bars")
+    if history and L <= limits.MAX_PLOT_CURVES:
+        charts.plot(st, figures.exponent_trajectories(history, names, total_steps), key=f"{key}_traj")
     if meta.shape:
-        st.plotly_chart(figures.grid_rank_image(exponents, meta.shape), key=f"{key}_grid")
+        charts.plot(st, figures.grid_rank_image(exponents, meta.shape), key=f"{key}_grid")
+    if history:
+        charts.csv_download(st, charts.history_frame(curves), f"{meta.name}-snapshots", key=f"{key}_csv",
+                            label="Download every snapshot (CSV)")
 
 
 def metric_row(curves: dict[str, list[dict]], history: list[dict], L: int) -> None:
@@ -408,34 +419,24 @@ def progress_bar(run: TrainingRun) -> None:
         st.info(f"Waiting for a training slot: this server trains {run.budget.slots} run(s) at once (one per "
                 f"CPU core) and {training} are training now. Your run is number {run.queue_place} of {queued} "
                 "in the queue and starts by itself; pausing it gives up its place.")
-    p = run.progress()
-    left = f" · about {duration(p.remaining)} left" if p.remaining is not None and run.active else ""
-    shown = "waiting for a training slot" if run.waiting else run.state
-    st.progress(p.fraction, text=f"**{run.label}** — {shown} · step {p.step:,} / {p.total:,} · "
-                                 f"{duration(p.wall)} since Start (pauses not counted){left}")
+    st.progress(run.progress().fraction, text=run_status.status_line(run, since_start=True))
 
 
-def duration(seconds: float) -> str:
-    """``42 s`` or ``3 min 05 s``."""
-    seconds = round(seconds)
-    return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60:02d} s"
-
-
-def live() -> None:
-    """Advance the current run by one time budget (if running) and draw it."""
+def live(timed: bool) -> None:
+    """Draw the current run's latest state (its worker thread trains it; this only reads)."""
     run = current_run()
     if run is None:
         return
-    if run.active:
-        run.advance(BUDGET_S)
-        if not run.active:  # finished during this tick: rerun the page to stop the timer
-            st.rerun()
+    run.touch()
+    if timed and not run.active:  # finished or paused elsewhere since the last tick: stop the timer
+        st.rerun()
     progress_bar(run)
     # While running, every view follows the latest evaluation (so the figures change only when a snapshot
     # arrives); a paused or stopped run shows the exponents of its latest step.
-    history = run.trainer.history
+    curves = run.histories()
+    history = curves[run.config.schedule]
     exponents = history[-1]["exponents"] if run.active and history else run.exponents()
-    views(run.histories(), history, exponents, run.meta, key="live", total_steps=run.config.steps)
+    views(curves, history, exponents, run.meta, key="live", total_steps=run.config.steps)
 
 
 # --- modes ---------------------------------------------------------------------------------------------------
@@ -451,7 +452,18 @@ def train_mode(autostart: bool) -> None:
         preview(dataset)
         return
     save_area(run)
-    st.fragment(live, run_every=TICK_S if run.active else None)()
+    st.fragment(live, run_every=TICK_S if run.active else None)(run.active)
+    run_table()
+
+
+def run_table() -> None:
+    """Every run of this session with its full configuration (CSV too)."""
+    rows = [{"run": r.label, "state": r.state, "step": r.trainer.step_count, "baseline": r.baseline is not None,
+             **{k: (v if not isinstance(v, dict) else str(v)) for k, v in asdict(r.config).items()}} for r in runs()]
+    with st.expander(f"Runs of this session ({len(rows)}), with every setting"):
+        frame = pd.DataFrame(rows)
+        st.dataframe(frame, hide_index=True, key="train_run_table")
+        charts.csv_download(st, frame, "runs", key="train_run_table_csv")
 
 
 def preview(dataset: data.Dataset | None) -> None:
@@ -564,6 +576,10 @@ def compare_mode() -> None:
 
 def main() -> None:
     autostart = apply_presets()
+    common.run_page(lambda: draw(autostart), SAVED, tuple(DEFAULTS) + KEPT, KEPT_PREFIXES)
+
+
+def draw(autostart: bool) -> None:
     st.html(STEADY_CSS)
     st.title("Train and watch the order emerge")
     # In the sidebar, not above the run buttons, whose help tooltips open upwards and would cover it.

@@ -1,22 +1,27 @@
-"""A live training run for one browser session: a Trainer (and optionally a linear baseline) advanced by
-time budgets, with pause / resume / stop / single steps, progress and a zipped checkpoint.
+"""A training run: a Trainer (and optionally a linear baseline) advanced by time budgets, with pause /
+resume / stop / single steps, progress and a zipped checkpoint.
 
-Pure Python (no streamlit), so it is tested directly. The Train page keeps one :class:`TrainingRun` per run
-in ``st.session_state`` and calls :meth:`TrainingRun.advance` about once a second; between calls nothing
-runs, so the page never blocks. Both trainers pull from ``Trainer.events()``, one event at a time in turn,
-so they stay at the same step and share the same settings (the baseline differs only in its schedule).
+Pure Python (no streamlit), so it is tested directly. With ``background=True`` (what the Train page uses)
+each run trains in its own worker thread from Start to the end, whichever page its browser shows: pages only
+read its progress and histories and send pause / resume / stop. Every change to the trainers happens under
+the run's lock, so a page's pause or single step waits for the round in flight and then sees a stable run.
+Without ``background`` nothing runs between calls of :meth:`TrainingRun.advance` (tests drive it so).
+Both trainers pull from ``Trainer.events()``, one event at a time in turn, so they stay at the same step
+and share the same settings (the baseline differs only in its schedule).
 
 The server trains at most ``limits.max_concurrent_runs()`` runs at once (one per CPU core by default;
 ``$ORDERLAB_MAX_CONCURRENT_RUNS`` changes it): :data:`BUDGET` is shared by every session, and a run that
 finds every slot taken waits in a first-come queue, which the page shows, instead of slowing every run down.
-A slot is given back when its run pauses, stops or finishes, or when its page stops asking for it
-(``LEASE_S``: a closed tab).
+A slot is given back when its run pauses, stops or finishes, or when nobody asks for it any more
+(``LEASE_S``). A background run that no page has looked at for ``ABANDON_S`` (its browser closed) pauses.
 """
 
 from __future__ import annotations
 
+import atexit
 import io
 import tempfile
+import weakref
 import threading
 import time
 import zipfile
@@ -30,7 +35,10 @@ from core.train import StepEvent, TrainConfig, Trainer
 
 STATES = ("ready", "running", "paused", "stopped", "done")
 MAX_CSV_BYTES = limits.CSV_MAX_BYTES
-LEASE_S = 10.0  # a slot or queue place not asked for in this long is given up (the page asks every second)
+LEASE_S = 10.0  # a slot or queue place not asked for in this long is given up (the worker asks every round)
+ABANDON_S = 600.0  # a background run nobody has looked at for this long pauses (a closed browser)
+ROUND_S = 0.25  # training time per round of a worker thread: a pause waits at most about this long
+QUEUE_POLL_S = 0.5  # how often a queued worker asks for a slot again
 
 
 class TrainingBudget:
@@ -80,6 +88,18 @@ class TrainingBudget:
 
 
 BUDGET = TrainingBudget(limits.max_concurrent_runs())
+_WORKING: "weakref.WeakSet[TrainingRun]" = weakref.WeakSet()  # background runs whose worker may be alive
+
+
+@atexit.register
+def stop_all(timeout_s: float = 5.0) -> None:
+    """Stop every background run and wait for its worker (a thread inside torch at interpreter exit aborts
+    the process)."""
+    for run in list(_WORKING):
+        run.stop()
+    for run in list(_WORKING):
+        if run._worker is not None:
+            run._worker.join(timeout_s)
 PACE_WINDOW_S = 20.0  # the remaining time follows the step rate of about this much recent running time
 
 
@@ -100,8 +120,14 @@ class TrainingRun:
     """One run: ``trainer`` (the chosen schedule) and ``baseline`` (linear, same settings) or None."""
 
     def __init__(self, config: TrainConfig, dataset: data.Dataset | None = None, baseline: bool = False,
-                 label: str = "run", clock=time.monotonic, budget: TrainingBudget | None = None):
+                 label: str = "run", clock=time.monotonic, budget: TrainingBudget | None = None,
+                 background: bool = False):
         self.label = label
+        self.background = background
+        self._lock = threading.RLock()  # held while the trainers change (a round, a step, a save)
+        self._wake = threading.Event()  # set when a background run is started or resumed
+        self._worker: threading.Thread | None = None
+        self.last_seen = clock()  # when a page last read this run (background runs pause when abandoned)
         self.budget = budget if budget is not None else BUDGET
         self.queue_place = 0  # > 0 while waiting for a training slot
         self._clock = clock  # wall clock for the elapsed and remaining times (tests pass a fake one)
@@ -139,23 +165,37 @@ class TrainingRun:
         return self.state == "running" and self.queue_place > 0
 
     def histories(self) -> dict[str, list[dict]]:
-        """Snapshot histories by curve label: the run's schedule, plus ``linear baseline`` if present."""
-        runs = {self.config.schedule: self.trainer.history}
+        """Snapshot histories by curve label: the run's schedule, plus ``linear baseline`` if present.
+        Copies of the lists (snapshots are never changed once recorded), safe to read while training."""
+        runs = {self.config.schedule: list(self.trainer.history)}
         if self.baseline is not None:
-            runs["linear baseline"] = self.baseline.history
+            runs["linear baseline"] = list(self.baseline.history)
         return runs
+
+    def history(self) -> list[dict]:
+        """A copy of the run's own snapshot history."""
+        return list(self.trainer.history)
+
+    def touch(self) -> None:
+        """A page looked at this run: it is not abandoned."""
+        self.last_seen = self._clock()
 
     def exponents(self) -> list[float]:
         """The current exponents of the run's schedule (also between evaluations, e.g. after a step)."""
         schedule = self.trainer.schedule
         if not hasattr(schedule, "exponents"):
             return [1.0] * self.meta.length
-        return [float(v) for v in schedule.exponents.detach().cpu()]
+        with self._lock:
+            return [float(v) for v in schedule.exponents.detach().cpu()]
 
     def wall_elapsed(self) -> float:
         """Wall-clock seconds spent running since Start: paused time is not counted."""
         running = self._clock() - self._running_since if self._running_since is not None else 0.0
         return self._wall + running
+
+    def steps_per_second(self) -> float | None:
+        """The recent training pace (steps per wall-clock second), None before it is known."""
+        return self._recent_rate()
 
     def progress(self) -> Progress:
         step, total, wall = self.trainer.step_count, self.config.steps, self.wall_elapsed()
@@ -165,23 +205,35 @@ class TrainingRun:
 
     # --- controls ---------------------------------------------------------------------------------
     def start(self) -> None:
-        if self.state in ("ready", "paused"):
-            self.state = "running"
-            self._running_since = self._clock()
+        with self._lock:
+            if self.state in ("ready", "paused"):
+                self.state = "running"
+                self._running_since = self._clock()
+                self.touch()
+        if self.background and self.state == "running":
+            self._ensure_worker()
 
     resume = start
 
     def pause(self) -> None:
-        if self.state == "running":
-            self._set_state("paused")
+        """Stop training after the round in flight (returns once the trainers are still)."""
+        with self._lock:
+            if self.state == "running":
+                self._set_state("paused")
 
     def stop(self) -> None:
         """End the run early; its latest state stays available to view and save."""
-        if self.state not in ("done",):
-            self._set_state("stopped")
+        with self._lock:
+            if self.state not in ("done",):
+                self._set_state("stopped")
+        self._wake.set()  # a parked worker ends
 
     def advance(self, budget_s: float) -> int:
         """Pull training events for about ``budget_s`` seconds while running; returns steps taken."""
+        with self._lock:
+            return self._advance(budget_s)
+
+    def _advance(self, budget_s: float) -> int:
         if self.state != "running":
             return 0
         self.queue_place = self.budget.acquire(id(self))
@@ -199,6 +251,10 @@ class TrainingRun:
 
     def step_once(self) -> int:
         """One optimizer step of every trainer (after the step-0 evaluation if it has not happened)."""
+        with self._lock:
+            return self._step_once()
+
+    def _step_once(self) -> int:
         if self.state in ("stopped", "done"):
             return 0
         start, wall_start, steps = time.perf_counter(), self._clock(), 0
@@ -217,7 +273,7 @@ class TrainingRun:
         trainer = self.trainer if which == "trainer" else self.baseline
         if trainer is None:
             raise ValueError("this run has no linear baseline")
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, self._lock:
             trainer.save(tmp)
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -225,6 +281,28 @@ class TrainingRun:
                     if (Path(tmp) / name).exists():
                         zf.write(Path(tmp) / name, arcname=name)
         return buffer.getvalue()
+
+    # --- the worker thread (background runs) -------------------------------------------------------
+    def _ensure_worker(self) -> None:
+        with self._lock:
+            self._wake.set()
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._work, daemon=True, name=f"orderlab-{self.label}")
+                _WORKING.add(self)
+                self._worker.start()
+
+    def _work(self) -> None:
+        """Train while running, park while paused, end when stopped or done."""
+        while self.state not in ("stopped", "done"):
+            if self.state != "running":
+                self._wake.wait(timeout=5.0)
+                self._wake.clear()
+                continue
+            if self._clock() - self.last_seen > ABANDON_S:
+                self.pause()
+                continue
+            if self.advance(ROUND_S) == 0 and self.queue_place:
+                time.sleep(QUEUE_POLL_S)  # queued: ask again shortly
 
     # --- internals --------------------------------------------------------------------------------
     def _pull_round(self) -> int:

@@ -1,0 +1,68 @@
+"""Presenter mode: large type everywhere for a projector, controls tucked away.
+
+Only a link asks for it (``?presenter=1``, read once per session) or the Lesson's toggle; a shared link
+without it never turns it on. :func:`apply` puts the page CSS on every page (text, metric values and
+labels, widget labels, captions, tables at 18 px or more at a 1400 px wide window); :func:`style` does the
+same for a plotly figure (its fonts are not reached by CSS) and wraps a long title so it is never clipped.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import plotly.graph_objects as go
+import streamlit as st
+
+KEY = "lesson_presenter"
+FONT_PX, TITLE_PX, TITLE_WRAP = 18, 22, 42
+CSS = """
+<style>
+html, body, [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.45rem; }
+h1 { font-size: 3.0rem !important; } h2 { font-size: 2.4rem !important; } h3 { font-size: 2rem !important; }
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] div { font-size: 2.6rem !important; }
+[data-testid="stMetricLabel"] p, [data-testid="stMetricDelta"] div { font-size: 1.3rem !important; }
+[data-testid="stWidgetLabel"] p, [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p,
+.stRadio label p, .stProgress p, [data-testid="stExpander"] summary p { font-size: 1.25rem !important; }
+[data-testid="stMarkdownContainer"] .katex { font-size: 1.6rem; }
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
+[data-testid="stToolbar"], .st-key-lesson_controls { display: none; }
+</style>
+"""
+
+
+def read_link() -> None:
+    """Turn presenter mode on once per session when the link asks for it."""
+    if st.session_state.get("presenter_link_read"):
+        return
+    st.session_state["presenter_link_read"] = True
+    if st.query_params.get("presenter") in ("1", "true"):
+        st.session_state[KEY] = True
+
+
+def on() -> bool:
+    return bool(st.session_state.get(KEY))
+
+
+def apply() -> None:
+    """Read the link, then put the presenter CSS on the page when presenter mode is on."""
+    read_link()
+    if on():
+        st.html(CSS)
+
+
+def style(fig: go.Figure) -> go.Figure:
+    """The figure with presenter fonts when presenter mode is on (unchanged otherwise)."""
+    return large(fig) if on() else fig
+
+
+def large(fig: go.Figure) -> go.Figure:
+    """Fonts of at least ``FONT_PX`` everywhere, the title wrapped onto lines of ``TITLE_WRAP`` characters
+    with the top margin to hold them."""
+    title = fig.layout.title.text or ""
+    lines = textwrap.wrap(title, TITLE_WRAP) or [""]
+    fig.update_layout(font=dict(size=FONT_PX), title=dict(text="<br>".join(lines), font=dict(size=TITLE_PX)),
+                      margin=dict(t=20 + 30 * len(lines)), hoverlabel=dict(font_size=FONT_PX))
+    fig.update_annotations(font_size=FONT_PX)
+    if fig.layout.height:
+        fig.update_layout(height=int(fig.layout.height) + 30 * len(lines))
+    return fig
