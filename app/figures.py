@@ -216,6 +216,24 @@ def exponent_trajectories(history: list[dict], names: list[str] | None = None,
                    legend=dict(title="position"))
 
 
+def metric_curve(history: list[dict], key: str, title: str, y_title: str, target: float | None = None,
+                 total_steps: int | None = None, y_range: tuple[float, float] | None = None) -> go.Figure:
+    """One snapshot statistic (e.g. ``group_precedence``) against step, with an optional target line."""
+    points = [(s["step"], s[key]) for s in history if key in s]
+    if not points:
+        return _empty(title, "no snapshots yet")
+    fig = go.Figure(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
+                               name=y_title, line=dict(color=_colour(0), width=3),
+                               hovertemplate="step %{x}: %{y:.3f}<extra></extra>"))
+    if target is not None:
+        fig.add_hline(y=target, line_dash="dash", line_color="#2E7D32", annotation_text=f"target {target:g}",
+                      annotation_position="bottom right")
+    if y_range is not None:
+        fig.update_yaxes(range=list(y_range))
+    _step_axis(fig, [p[0] for p in points], total_steps)
+    return _layout(fig, title, "training step", y_title, showlegend=False)
+
+
 def seed_band(runs: dict[str, list[dict]], key: str = "group_precedence", title: str = "") -> go.Figure:
     """``key`` over training for several runs (e.g. the shipped seeds of one task): one thin line per run
     and the band from the lowest to the highest run at each step they share."""

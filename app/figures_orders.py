@@ -194,7 +194,23 @@ def replay_images(rows: list[dict], shape, step: int, num_categories: int,
     fig.update_xaxes(showticklabels=False, constrain="domain")
     for i in range(2, len(rows) + 1):
         fig.update_yaxes(scaleanchor=f"x{i}", row=1, col=i)
-    return _layout(fig, f"After {step} step(s)", height=300)
+    _image_legend(fig, shade)
+    return _layout(fig, f"After {step} step(s)", height=330, showlegend=True,
+                   legend=dict(orientation="h", yanchor="top", y=-0.02, xanchor="left", x=0))
+
+
+IMAGE_LEGEND = {"value": ((IMAGE_MASK, "still masked"), ("#ffffff", "revealed: light = low value"),
+                          ("#000000", "revealed: dark = high value"), (JUST_ORANGE, "just revealed (outline)")),
+                "confidence": ((MASK_GREY, "still masked"), (JUST_ORANGE, "revealed at this step"),
+                               (EARLIER_BLUE, "revealed earlier (darker = more confident)"))}
+
+
+def _image_legend(fig: go.Figure, shade: str) -> None:
+    """Legend entries for the image replay's colours (heatmaps have none of their own)."""
+    for colour, label in IMAGE_LEGEND[shade]:
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label, hoverinfo="skip",
+                                 marker=dict(symbol="square", size=12, color=colour,
+                                             line=dict(color="#888", width=1))))
 
 
 def _pixel(value, num_categories: int) -> float:
@@ -414,16 +430,24 @@ def order_frequency_bars(labels: list[str], formula, empirical, highlight: str |
                    legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"))
 
 
+LEGEND_ORDERS = 6  # orders named in the stacked bar's legend
+
+
 def elbo_terms(labels: list[str], prob, loss, exact: float) -> go.Figure:
     """Each order's contribution P(pi) * AR loss(pi), stacked: the stack's height is the exact NELBO."""
     prob, loss = np.asarray(prob, float), np.asarray(loss, float)
     fig = go.Figure([go.Bar(x=["sum over orders"], y=[p * l], name=lab,
                             hovertemplate=f"{lab}: P={p:.3f} × loss {l:.3f} = {p * l:.3f}<extra></extra>")
                      for lab, p, l in zip(labels, prob, loss)])
-    fig.add_hline(y=exact, line_dash="dash", line_color="#dc2626", annotation_text=f"exact_nelbo = {exact:.4f}",
+    fig.add_hline(y=exact, line_dash="dash", line_color="#dc2626", annotation_text=f"exact value = {exact:.4f}",
                   annotation_position="top left")
+    # a legend of the most likely orders (the largest slices); the rest are named on hover
+    for trace in fig.data[LEGEND_ORDERS:]:
+        trace.showlegend = False
     return _layout(fig, "NELBO = Σ over orders of P(pi) × AR loss(pi)", y="nats", barmode="stack",
-                   height=360, showlegend=False)
+                   height=360, showlegend=True,
+                   legend=dict(title=f"order (top {min(LEGEND_ORDERS, len(labels))} by P)", traceorder="normal",
+                               font=dict(size=11)))
 
 
 # --- helpers ---------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """Lesson page: a guided classroom walk from per-position masking to learned decoding orders.
 
-Five steps on a 4-position example drawn from a small task: (1) forward masking with per-position
-schedules, (2) masking times -> decoding order, (3) the Plackett–Luce formula against sampling,
-(4) "NELBO = average autoregressive loss over orders" checked live by enumerating every order,
-(5) a one-click jump to a short training run, (6) when a fixed order is not enough: a shipped Sudoku model
+Steps on a 4-position example drawn from a small task, with Back / Next: (0) from one fixed order
+(autoregressive) to every order (masked diffusion), with the task's rule in words and as a formula, (1) forward
+masking with per-position schedules, (2) masking times -> decoding order, (3) the Plackett–Luce formula against
+sampling, (4) "NELBO = average autoregressive loss over orders" checked live by enumerating every order,
+(5) a live training run of a preset that learns its order in under a minute (``app/lesson_live.py``), or the
+replay of a shipped one, (6) when a fixed order is not enough: a shipped Sudoku model
 decoded in its learned (fixed) order beside the adaptive margin policy on the same puzzle. A presenter mode enlarges the type and collapses the
 controls; task, seed and policy live in the URL so a teacher can share a link.
 """
@@ -18,7 +20,7 @@ import streamlit as st
 import torch
 import torch.nn.functional as F
 
-from app import common, figures
+from app import charts, common, figures, lesson_intro, lesson_live, lesson_nav, task_text
 from app import figures_orders as fo
 from app import figures_sudoku as fs
 from core import data, elbo, orders, sudoku
@@ -26,8 +28,8 @@ from core.schedules import make_schedule
 
 LESSON_TASKS = {"pairs": {"n": 2}, "addition": {"digits": 1}, "parity": {"n": 2}}
 POLICIES = ("learned", "random", "left_to_right")
-STEPS = ("1 · Forward masking", "2 · Times → order", "3 · Plackett–Luce", "4 · ELBO = mean AR loss",
-         "5 · Train one", "6 · When a fixed order is not enough")
+STEPS = ("0 · One order → every order", "1 · Forward masking", "2 · Times → order", "3 · Plackett–Luce", "4 · ELBO = mean AR loss",
+         "5 · Train live", "6 · When a fixed order is not enough")
 SUDOKU_RESULTS = common.ROOT / "bench" / "results" / "sudoku.json"
 W_CHOICES = (0.01, 0.03, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0, 30.0, 100.0)
 CHAIN = (100.0, 10.0, 1.0, 0.1, 0.01)  # left_to_right preset: ratio 10 between neighbours
@@ -192,9 +194,7 @@ def exponent_sliders(meta: data.DataMeta, policy: str, presenter: bool) -> torch
 
 def chart(box, fig, key: str) -> None:
     """Draw a figure; in presenter mode with larger type to match the page."""
-    if st.session_state.get("lesson_presenter"):
-        fig.update_layout(font=dict(size=18), title_font_size=22)
-    box.plotly_chart(fig, width="stretch", key=key)
+    charts.plot(box, fig, key, width="stretch")
 
 
 # --- the five steps ------------------------------------------------------------------------------------
@@ -263,7 +263,7 @@ def pl_formula(w: torch.Tensor, order: torch.Tensor, names: list[str]) -> str:
 
 
 def step_elbo(meta, x, w, seed) -> None:
-    st.markdown("With a time-agnostic denoiser, the NELBO equals the **autoregressive loss averaged over "
+    st.markdown("When the denoiser is not told the time t (only which positions are masked), the NELBO equals the **autoregressive loss averaged over "
                 "orders** drawn from Plackett–Luce. Here a fixed random denoiser scores the sequence "
                 f"**{data.format_sample(meta, x[0])}** along every one of the {math.factorial(meta.length)} "
                 "orders.")
@@ -271,13 +271,14 @@ def step_elbo(meta, x, w, seed) -> None:
     check = elbo_check(denoiser, x, w, seed)
     c1, c2, c3 = st.columns(3)
     c1.metric("Σ P(pi) × AR loss", f"{check['sum']:.4f}", help="Weighted sum of the table below.")
-    c2.metric("exact_nelbo", f"{check['exact']:.4f}", help="core.elbo.exact_nelbo: the oracle, same sum "
-                                                           "computed over revealed subsets.")
+    c2.metric("Exact value", f"{check['exact']:.4f}", help="The same sum computed another way, over every "
+                                                           "set of revealed positions (core.elbo.exact_nelbo).")
     z = (check["mc"] - check["exact"]) / max(check["mc_se"], 1e-12)
-    c3.metric(f"Monte Carlo nelbo ({N_MC:,} draws)", f"{check['mc']:.3f} ± {check['mc_se']:.3f}",
-              delta=f"{z:+.1f} s.e. from exact", delta_color="off",
-              help="core.elbo.nelbo: the continuous-time estimator (random t, random masks), with its "
-                   "standard error. Within a few s.e. of the exact value = the identity holds.")
+    c3.metric(f"Estimate from {N_MC:,} random draws", f"{check['mc']:.3f} ± {check['mc_se']:.3f}",
+              delta=f"{z:+.1f} standard errors from exact", delta_color="off",
+              help="Draw a random time t and random masks, score the masked positions, average "
+                   "(core.elbo.nelbo), ± its standard error. Within a few standard errors of the exact value = "
+                   "the identity holds.")
     table = check["table"].assign(order=lambda f: [order_label(o, meta.position_names) for o in f["order"]])
     left, right = st.columns([3, 2])
     left.dataframe(table, hide_index=True, width="stretch",
@@ -287,15 +288,7 @@ def step_elbo(meta, x, w, seed) -> None:
 
 
 def step_train(task: str, seed: int, policy: str) -> None:
-    schedule = "linear" if policy == "random" else "learned"
-    st.markdown(f"Now let a real model learn the exponents: train on **{task}** (full size) for "
-                f"{TRAIN_STEPS} steps with the **{schedule}** schedule and watch each position's "
-                "unmasking time move.")
-    if st.button(f"Train on {task} ({TRAIN_STEPS} steps)", type="primary", key="lesson_train",
-                 help="Opens the Train page with this task and seed and starts a short run."):
-        st.session_state["train_preset"] = {"task": task, "steps": TRAIN_STEPS, "seed": seed,
-                                            "schedule": schedule, "autostart": True}
-        st.switch_page("page_train.py")
+    lesson_live.draw(seed)
 
 
 def sudoku_checkpoint() -> str | None:
@@ -328,10 +321,13 @@ def step_sudoku(seed: int) -> None:
     g = sudoku.geometry(model.meta.params["size"])
     st.html(fs.side_by_side(g, page_compare.sudoku_rows(model, trajs, index), step, f"{name}, puzzle {index}"))
     w, _ = page_inspect.scores_of(model.schedule, model.meta.length)
-    st.markdown(f"This model's learned exponents are nearly equal (no cell comes before another more than "
-                f"**{float(w.max() / (w.max() + w.min())):.0%}** of the time): the best fixed order for *all* "
-                "puzzles is close to random. The lesson: learning one order helps when the data share one; "
-                "when the easy next step depends on the sample, the order has to look at the sample.")
+    first = ", ".join(model.meta.position_names[int(i)] for i in torch.argsort(-w)[:6])
+    st.markdown(f"The learned schedule is one preference for **every** puzzle: cells such as {first} tend to "
+                f"come first (the most uneven pair is decoded in one order "
+                f"**{float(w.max() / (w.max() + w.min())):.0%}** of the time). Such a fixed order can lower the "
+                "average loss, but it cannot look at this puzzle's givens, so it reveals cells the model cannot "
+                "be sure of yet. Learning one order helps when the data share one; when the easy next step "
+                "depends on the sample, the order has to look at the sample.")
     results = sudoku_results()
     if results:
         st.markdown(f"Measured on {results[0]['puzzles']} held-out puzzles (`python bench/sudoku.py`):")
@@ -360,18 +356,23 @@ def draw() -> None:
     step = st.radio("Lesson step", STEPS, horizontal=True, key="lesson_step",
                     help="Walk through the lesson one idea at a time.")
     st.header(step)
+    lesson_nav.buttons("lesson_step", STEPS, "top")
+    rule = task_text.text(task)
     if step == STEPS[0]:
-        step_forward(meta, x, w, tau)
+        lesson_intro.draw(meta.position_names, w, seed, rule.words, rule.formula)
     elif step == STEPS[1]:
-        step_order(meta, tau)
+        step_forward(meta, x, w, tau)
     elif step == STEPS[2]:
-        step_plackett_luce(meta, w, tau, seed)
+        step_order(meta, tau)
     elif step == STEPS[3]:
-        step_elbo(meta, x, w, seed)
+        step_plackett_luce(meta, w, tau, seed)
     elif step == STEPS[4]:
+        step_elbo(meta, x, w, seed)
+    elif step == STEPS[5]:
         step_train(task, seed, policy)
     else:
         step_sudoku(seed)
+    lesson_nav.buttons("lesson_step", STEPS, "bottom")
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app import charts, common, figures, run_status
+from app import charts, common, figures, run_status, task_text
 from app.training_runner import TrainingRun, dataset_from_csv, run_label
 from core import data, limits
 from core.orders import max_order_entropy, precedence_matrix
@@ -31,9 +31,10 @@ CSV_OPTION = "upload a CSV"
 MODES = ("Train live", "Replay a shipped run", "Compare my runs")
 SKIP_PARAMS = {"seed", "num_train", "num_heldout"}
 PARAM_HELP = {
-    "n": "Number of free positions (pairs, lookup and majority: b's; parity: bits).",
+    "n": "How many free positions b₁…bₙ (pairs, lookup and majority; parity: bits); the sequence has 2n "
+         "positions with the c's.",
     "table_seed": "Seed of the fixed random table T[b_i, b_i+1] that gives each c_i.",
-    "V": "Number of values each position takes.",
+    "V": "How many values each position can take (2 = bits).",
     "digits": "Digits per operand.",
     "length": "Word length (letters).",
     "heldout_fraction": "Fraction of rows kept aside for the held-out NELBO.",
@@ -122,6 +123,10 @@ def settings() -> tuple[TrainConfig | None, data.Dataset | None]:
     task = sb.selectbox("Task", list(data.TASKS) + [CSV_OPTION], key="train_task",
                         help="A built-in task (each has a known easy order to compare against), or your "
                              "own table as a CSV file with a header row.")
+    described = task_text.text(task)
+    if described is not None:
+        sb.caption(f"**Rule:** {described.words}")
+        sb.latex(described.formula)
     if task == CSV_OPTION:
         dataset, params = csv_dataset(sb), {}
     else:
@@ -177,12 +182,12 @@ def task_params(box, task: str) -> dict:
         if isinstance(default, bool) or default is None:
             continue
         if isinstance(default, int):  # seeds may be 0, sizes start at 1
-            params[name] = int(box.number_input(name, min_value=min(1, default), max_value=param_max(task, name),
+            params[name] = int(box.number_input(task_text.param_label(name), min_value=min(1, default), max_value=param_max(task, name),
                                                 step=1, key=key, help=text))
         elif isinstance(default, float):
-            params[name] = float(box.number_input(name, 0.0, 0.9, step=0.05, key=key, help=text))
+            params[name] = float(box.number_input(task_text.param_label(name), 0.0, 0.9, step=0.05, key=key, help=text))
         else:
-            params[name] = box.text_input(name, key=key, help=text)
+            params[name] = box.text_input(task_text.param_label(name), key=key, help=text)
     return params
 
 
@@ -413,6 +418,15 @@ def nelbo_delta(curves: dict[str, list[dict]], history: list[dict]) -> tuple[str
     return f"{diff:+.3f} vs {label}{at}", True
 
 
+def frozen_note(run: TrainingRun) -> None:
+    """Say why the exponents do not move during the first steps (the schedule delay)."""
+    delay, step = run.config.schedule_delay or 0, run.trainer.step_count
+    if run.config.schedule == "learned" and step < delay:
+        st.caption(f"Steps 0–{delay}: the exponents are held at w = 1 on purpose while the model first learns to "
+                   "predict at all (learned from step 0 they would drift on noise). The order starts to move at "
+                   f"step {delay}; until then every order is equally likely and the heatmap stays flat.")
+
+
 def progress_bar(run: TrainingRun) -> None:
     if run.waiting:
         training, queued = run.budget.status()
@@ -431,6 +445,7 @@ def live(timed: bool) -> None:
     if timed and not run.active:  # finished or paused elsewhere since the last tick: stop the timer
         st.rerun()
     progress_bar(run)
+    frozen_note(run)
     # While running, every view follows the latest evaluation (so the figures change only when a snapshot
     # arrives); a paused or stopped run shows the exponents of its latest step.
     curves = run.histories()
@@ -574,6 +589,19 @@ def compare_mode() -> None:
                             key=f"compare_entropy_{r.label}")
 
 
+def welcome() -> None:
+    """What the lab is about, for a student who knows autoregressive models (open until the first run)."""
+    with st.expander("New here? What masked diffusion and “the order” are", expanded=not runs()):
+        st.markdown(
+            "An **autoregressive** model writes a sequence in one fixed order, left to right. A **masked diffusion** "
+            "model starts from a fully masked sequence and reveals one position at a time, in *any* order: at "
+            "each step it predicts the masked positions from the ones already revealed. **The order** is which "
+            "position gets revealed when. Give each position l its own exponent w_l (larger = revealed earlier): "
+            "training those exponents learns an order, and here you watch it happen. Start with the **Lesson** "
+            "(left sidebar) for the idea in six short steps, or press **Start** to train one now.")
+        st.page_link("page_lesson.py", label="Open the Lesson", icon=":material/school:")
+
+
 def main() -> None:
     autostart = apply_presets()
     common.run_page(lambda: draw(autostart), SAVED, tuple(DEFAULTS) + KEPT, KEPT_PREFIXES)
@@ -582,6 +610,7 @@ def main() -> None:
 def draw(autostart: bool) -> None:
     st.html(STEADY_CSS)
     st.title("Train and watch the order emerge")
+    welcome()
     # In the sidebar, not above the run buttons, whose help tooltips open upwards and would cover it.
     mode = st.sidebar.radio("Mode", MODES, key="train_mode",
                             help="Train a model live, replay a shipped training run instantly, or compare two "
