@@ -22,6 +22,7 @@ PAGES = [  # explicit url paths: /lesson, /train, ... are the links people share
     st.Page("page_compare.py", title="Compare orders", icon=":material/compare_arrows:", url_path="compare"),
     st.Page("page_inspect.py", title="Inspect a checkpoint", icon=":material/search:", url_path="inspect"),
     st.Page("page_lesson.py", title="Lesson", icon=":material/school:", url_path="lesson"),
+    st.Page("page_class.py", title="Follow the class", icon=":material/groups:", url_path="class"),
 ]
 page = st.navigation(PAGES)
 presenter.apply()

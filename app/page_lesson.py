@@ -20,7 +20,7 @@ import streamlit as st
 import torch
 import torch.nn.functional as F
 
-from app import charts, common, figures, lesson_intro, lesson_live, lesson_nav, task_text
+from app import charts, common, figures, lesson_intro, lesson_link, lesson_live, lesson_nav, task_text
 from app import figures_orders as fo
 from app import figures_sudoku as fs
 from core import data, elbo, orders, sudoku
@@ -348,6 +348,7 @@ def sudoku_results() -> list[dict]:
 def draw() -> None:
     common.restore_settings(SAVED)
     read_url()
+    lesson_link.read(STEPS, W_CHOICES)
     st.title(TITLE)
     task, seed, policy, presenter = settings()
     meta, x = example(task, seed)
@@ -355,6 +356,7 @@ def draw() -> None:
     tau = masking_times(w, seed, st.session_state.get("lesson_draw", 0))
     step = st.radio("Lesson step", STEPS, horizontal=True, key="lesson_step",
                     help="Walk through the lesson one idea at a time.")
+    lesson_link.write(STEPS, step, w.tolist())
     st.header(step)
     lesson_nav.buttons("lesson_step", STEPS, "top")
     rule = task_text.text(task)
@@ -373,6 +375,7 @@ def draw() -> None:
     else:
         step_sudoku(seed)
     lesson_nav.buttons("lesson_step", STEPS, "bottom")
+    lesson_link.box()
 
 
 def main() -> None:

@@ -16,12 +16,10 @@ from dataclasses import asdict, replace
 import pandas as pd
 
 import streamlit as st
-import torch
 
-from app import charts, common, figures, run_status, task_text
+from app import charts, class_mode, common, figures, links, run_status, run_views, task_text
 from app.training_runner import TrainingRun, dataset_from_csv, run_label
 from core import data, limits
-from core.orders import max_order_entropy, precedence_matrix
 from core.train import TrainConfig
 
 TICK_S = 1.0  # fragment refresh period while training or replaying
@@ -335,87 +333,9 @@ def save_area(run: TrainingRun) -> None:
                                   on_click="ignore", help="The linear-schedule model trained alongside.")
 
 
-# --- live views (shared by training and replay) --------------------------------------------------------
+# --- live views (app/run_views.py, shared with the class view) -----------------------------------------
 
-
-def views(curves: dict[str, list[dict]], history: list[dict], exponents: list[float], meta: data.DataMeta,
-          key: str, total_steps: int | None = None) -> None:
-    """The live figures: NELBO curves, rank heatmap, alpha curves, precedence, entropy, exponents, their
-    trajectories, grid. ``total_steps`` (the run's length) fixes the step axes, so the charts fill in from
-    left to right."""
-    names, L = meta.position_names, meta.length
-    metric_row(curves, history, L)
-    left, right = st.columns(2)
-    charts.plot(left, figures.nelbo_curves(curves, total_steps), key=f"{key}_nelbo")
-    with right:
-        colour = st.radio("Heatmap colour", figures.COLOR_MODES, horizontal=True, key=f"{key}_colour",
-                          format_func=lambda c: "expected decode step" if c == "rank" else "median masking time",
-                          help="Expected decode step from Plackett-Luce (1 = first), or the median masking "
-                               "time 0.5^(1/w) (revealed later during generation when smaller).")
-        charts.plot(st, figures.rank_heatmap(history, names, colour, total_steps), key=f"{key}_rank")
-    left, right = st.columns(2)
-    if L <= limits.MAX_PLOT_CURVES:
-        charts.plot(left, figures.alpha_curves(exponents, names), key=f"{key}_alpha")
-    if limits.plot_positions_ok(L):
-        w = torch.tensor(exponents, dtype=torch.float64)
-        charts.plot(right, figures.precedence_heatmap(precedence_matrix(w).numpy(), names), key=f"{key}_prec")
-    else:
-        right.caption(f"The precedence heatmap is drawn for at most {int(limits.MAX_PLOT_CELLS ** 0.5)} "
-                      f"positions; this run has {L:,}.")
-    left, right = st.columns(2)
-    if history:
-        charts.plot(left, figures.entropy_curve(history, L, total_steps), key=f"{key}_entropy")
-    charts.plot(right, figures.exponent_bars(exponents, names), key=f"{key}_bars")
-    if history and L <= limits.MAX_PLOT_CURVES:
-        charts.plot(st, figures.exponent_trajectories(history, names, total_steps), key=f"{key}_traj")
-    if meta.shape:
-        charts.plot(st, figures.grid_rank_image(exponents, meta.shape), key=f"{key}_grid")
-    if history:
-        charts.csv_download(st, charts.history_frame(curves), f"{meta.name}-snapshots", key=f"{key}_csv",
-                            label="Download every snapshot (CSV)")
-
-
-def metric_row(curves: dict[str, list[dict]], history: list[dict], L: int) -> None:
-    if not history:
-        return
-    last = history[-1]
-    cols = st.columns(5)
-    cols[0].metric("Step", f"{last['step']:,}")
-    delta, significant = nelbo_delta(curves, history)
-    cols[1].metric("Held-out NELBO", f"{last['heldout_nelbo']:.3f}", delta=delta,
-                   delta_color="inverse" if significant else "off", delta_arrow="auto" if significant else "off",
-                   help=f"Nats per sequence, ± {last.get('heldout_se') or 0:.3f} (standard error); lower is "
-                        "better. The delta compares with the other curve at the same step (green = lower); "
-                        "within one standard error of the difference (both errors combined) it reads ≈ equal.")
-    cols[2].metric("Order entropy", f"{100 * last['order_entropy'] / max_order_entropy(L):.0f} %",
-                   help=f"{last['order_entropy']:.2f} nats of the uniform maximum log L! = "
-                        f"{max_order_entropy(L):.2f}: 100 % = every order equally likely, 0 % = one order.")
-    if "group_precedence" in last:
-        cols[3].metric("Group precedence", f"{last['group_precedence']:.2f}",
-                       help="Mean P(earlier reference group before later group); 0.5 = no preference.")
-    if "kendall_tau" in last:
-        cols[4].metric("Kendall tau vs reference", f"{round(last['kendall_tau'], 2) + 0.0:+.2f}",  # no "-0.00"
-                       help="Agreement of the most likely order with the task's reference order.")
-
-
-def nelbo_delta(curves: dict[str, list[dict]], history: list[dict]) -> tuple[str | None, bool]:
-    """The held-out NELBO difference to the other curve at the latest step both have evaluated, and
-    whether it exceeds the standard error of the difference (the two estimates taken as independent)."""
-    others = [(label, h) for label, h in curves.items() if h is not history and h]
-    if not others:
-        return None, False
-    label, other = others[0]
-    theirs = {s["step"]: s for s in other}
-    mine = next((s for s in reversed(history) if s["step"] in theirs), None)
-    if mine is None:
-        return None, False
-    ref = theirs[mine["step"]]
-    diff = mine["heldout_nelbo"] - ref["heldout_nelbo"]
-    se = ((mine.get("heldout_se") or 0.0) ** 2 + (ref.get("heldout_se") or 0.0) ** 2) ** 0.5
-    at = f" at step {mine['step']:,}" if mine is not history[-1] else ""
-    if abs(diff) <= se:
-        return f"≈ equal to {label}{at}", False
-    return f"{diff:+.3f} vs {label}{at}", True
+views = run_views.views
 
 
 def frozen_note(run: TrainingRun) -> None:
@@ -467,8 +387,23 @@ def train_mode(autostart: bool) -> None:
         preview(dataset)
         return
     save_area(run)
+    share_area(run)
     st.fragment(live, run_every=TICK_S if run.active else None)(run.active)
     run_table()
+
+
+def share_area(run: TrainingRun) -> None:
+    """Class mode: share this run under a short code; students follow it on the Class page, read-only."""
+    left, right = st.columns([1, 3])
+    if left.button("Share with the class", key="train_share", help="Get a four-letter code and a link: every "
+                   "student who opens it watches this run live, without training anything."):
+        st.session_state["train_share_code"] = class_mode.REGISTRY.share_run(run, run.label)
+    code = st.session_state.get("train_share_code")
+    share = class_mode.REGISTRY.get(code)
+    if share is not None and share.run is run:
+        with right:
+            st.markdown(f"Class code **{code}** — students open the Class page and type it, or use the link.")
+            links.link_box("class", {"code": code}, key="train_share_link", label="Link for the class")
 
 
 def run_table() -> None:
@@ -524,6 +459,14 @@ def replay_mode() -> None:
     st.caption(f"Task **{ckpt.meta.name}**, schedule **{ckpt.config.get('schedule', '?')}**, "
                f"seed {ckpt.config.get('seed', '?')}, {len(history)} snapshots.")
     companions = companion_histories(name, ckpt)
+    if st.button("Share this replay with the class", key="replay_share",
+                 help="Every student who opens the link watches the same snapshot as you, from now on."):
+        code = class_mode.REGISTRY.share_replay(name, float(st.session_state["replay_speed"]), name)
+        st.session_state["replay_share_code"] = code
+    code = st.session_state.get("replay_share_code")
+    if class_mode.REGISTRY.get(code) is not None:
+        st.markdown(f"Class code **{code}**")
+        links.link_box("class", {"code": code}, key="replay_share_link", label="Link for the class")
     st.fragment(replay_view, run_every=TICK_S if playing else None)(name, history, ckpt.meta, companions)
 
 

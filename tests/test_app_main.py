@@ -12,7 +12,7 @@ sys.path.insert(0, str(ROOT))
 from core.train import TrainConfig, Trainer  # noqa: E402
 
 MAIN = str(ROOT / "app" / "main.py")
-PAGES = ["page_train.py", "page_compare.py", "page_inspect.py", "page_lesson.py"]
+PAGES = ["page_train.py", "page_compare.py", "page_inspect.py", "page_lesson.py", "page_class.py"]
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,109 @@
+"""Class mode (AppTest and the registry): a teacher shares a run under a short code, students follow it
+read-only; links restore the Lesson's whole state.
+
+``run_every`` fragments do not fire under AppTest: each ``at.run()`` stands for one tick of a follower.
+"""
+
+import sys
+import time
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app import class_mode  # noqa: E402
+
+MAIN = str(ROOT / "app" / "main.py")
+
+
+def teacher_with_a_run(steps: int = 200) -> AppTest:
+    at = AppTest.from_file(MAIN, default_timeout=60).run()
+    at.number_input(key="train_steps").set_value(steps)
+    at.select_slider(key="train_d_model").set_value(16)
+    at.select_slider(key="train_layers").set_value(1)
+    at.checkbox(key="train_baseline").uncheck()
+    at.run()
+    next(b for b in at.button if b.label == "Start").click()
+    return at.run()
+
+
+def student(code: str) -> AppTest:
+    at = AppTest.from_file(MAIN, default_timeout=60).run()
+    at.switch_page("page_class.py")
+    at.query_params["code"] = code
+    return at.run()
+
+
+def shown_step(at: AppTest) -> int:
+    text = at.get("progress")[0].proto.text
+    return int(text.split("step ")[1].split(" /")[0].replace(",", ""))
+
+
+def test_students_follow_the_teachers_run_without_training():
+    teacher = teacher_with_a_run()
+    teacher.button(key="train_share").click().run()
+    code = teacher.session_state["train_share_code"]
+    assert class_mode.valid_code(code) and any(f"code={code}" in c.value for c in teacher.code)
+    run = teacher.session_state["train_runs"][-1]
+    students = [student(code) for _ in range(2)]
+    deadline = time.monotonic() + 90
+    while run.trainer.step_count < 5:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    steps = []
+    for at in students:
+        at.run()
+        assert not at.exception
+        steps.append(shown_step(at))
+        assert not at.session_state["train_runs"] if "train_runs" in at.session_state else True
+        assert not [b for b in at.button if b.label in ("Pause", "Stop", "Start")]  # read-only
+    assert abs(steps[0] - steps[1]) <= 10 and min(steps) >= 5  # the same run, a tick apart at most
+    run.stop()
+
+
+def test_an_unknown_code_says_so():
+    at = student("ZZZZ")
+    assert not at.exception and any("No shared run" in w.value for w in at.warning)
+
+
+def test_the_registry_is_bounded_and_replays_agree_on_the_snapshot():
+    now = [0.0]
+    registry = class_mode.ClassRegistry(max_shared=3, clock=lambda: now[0])
+    codes = [registry.share_replay(f"run{i}", 2.0, f"run{i}") for i in range(5)]
+    assert len(registry) == 3 and registry.get(codes[0]) is None and registry.get(codes[-1]) is not None
+    now[0] = 4.0
+    replay = registry.get(codes[-1]).replay
+    assert replay.index(registry.now(), 100) == 8 and replay.index(registry.now(), 5) == 4
+    now[0] += class_mode.SHARE_TTL_S + 1
+    assert registry.get(codes[-1]) is None
+    assert registry.get(codes[-1].lower()) is None and not class_mode.valid_code("O0I1")
+
+
+def test_a_lesson_link_restores_step_exponents_task_and_seed_without_presenter_mode():
+    at = AppTest.from_file(MAIN, default_timeout=60).run()
+    at.switch_page("page_lesson.py").run()
+    at.selectbox(key="lesson_task").set_value("parity").run()
+    at.number_input(key="lesson_seed").set_value(9).run()
+    at.select_slider(key="lesson_w_1").set_value(7.0).run()
+    at.radio(key="lesson_step").set_value(at.radio(key="lesson_step").options[3]).run()
+    query = {k: at.query_params[k] for k in at.query_params}
+    assert "presenter" not in query and query["step"] == "3"
+    fresh = AppTest.from_file(MAIN, default_timeout=60).run()
+    fresh.switch_page("page_lesson.py")
+    for k, v in query.items():
+        fresh.query_params[k] = v
+    fresh.run()
+    assert not fresh.exception
+    assert fresh.selectbox(key="lesson_task").value == "parity" and fresh.number_input(key="lesson_seed").value == 9
+    assert fresh.select_slider(key="lesson_w_1").value == 7.0
+    assert fresh.radio(key="lesson_step").value == at.radio(key="lesson_step").value
+    assert not fresh.session_state["lesson_presenter"] if "lesson_presenter" in fresh.session_state else True
+
+
+def test_presenter_mode_only_when_the_link_asks():
+    at = AppTest.from_file(MAIN, default_timeout=60)
+    at.query_params["presenter"] = "1"
+    at.run()
+    assert at.session_state["lesson_presenter"] and any("stMetricValue" in h.value for h in at.get("html"))
