@@ -44,13 +44,14 @@ def test_every_case_ran_and_none_crashed_hung_or_leaked_a_path(results):
 
 
 def test_findings_reproduced_by_the_suite_end_as_the_issue_asks(results):
-    # 1, 2: the 1024- and 4096-position checkpoints open; what the page will not compute it says
+    # 1, 2: the 1024- and 4096-position checkpoints open within the per-case limit (wall time itself is not
+    # asserted: it depends on what else the machine runs); what the page will not compute it says
     for name in ("good L=1024 d_model=8 (finding 1)", "good L=4096 d_model=8 (findings 1, 2)"):
-        assert results[name]["outcome"] == "ok" and results[name]["seconds"] < 10
+        assert results[name]["outcome"] == "ok"
         assert "not computed" in results[name]["text"]
     # 3: the held-out data are not rebuilt from unbounded params
     for name in ("pairs n=2048, 10**6 rows in meta (finding 3)", "pairs n=60, 10**6 rows in meta (finding 3)"):
-        assert results[name]["outcome"] == "ok" and results[name]["seconds"] < 10
+        assert results[name]["outcome"] == "ok"
         assert "at most" in results[name]["text"] or "2..512" in results[name]["text"]
     # 5: CSV edge cases train, download and re-upload, or get a message
     assert results["10 MB cell (finding 5)"]["outcome"] == "ok"
