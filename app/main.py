@@ -26,5 +26,6 @@ PAGES = [  # explicit url paths: /lesson, /train, ... are the links people share
 ]
 page = st.navigation(PAGES)
 presenter.apply()
-run_status.badge()
+if page.title != PAGES[0].title:  # the Train page shows its run in full
+    run_status.badge()
 page.run()

@@ -10,6 +10,7 @@ modes (saved aside after every run of the page, ``common.run_page``).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, replace
 
@@ -64,7 +65,7 @@ LIB = TrainConfig()  # the library's defaults: a 1200-step command-line run of a
 PAGE = replace(LIB, task="lookup", steps=600, d_model=32, batch_size=64, warmup=100, schedule_delay=180)
 DEFAULTS = {"train_mode": MODES[0], "train_task": PAGE.task, "train_schedule": PAGE.schedule,
             "train_estimator": PAGE.estimator, "train_K": PAGE.K, "train_d_model": PAGE.d_model,
-            "train_layers": PAGE.n_layers, "train_steps": PAGE.steps, "train_baseline": True,
+            "train_layers": PAGE.n_layers, "train_steps": str(PAGE.steps), "train_baseline": True,
             "train_batch": PAGE.batch_size, "train_lr": PAGE.lr, "train_schedule_lr": PAGE.schedule_lr,
             "train_freeze": round(100 * PAGE.schedule_delay / PAGE.steps), "train_eval_every": 0,
             "train_eval_size": 128, "replay_speed": 2}
@@ -102,7 +103,7 @@ def apply_presets() -> bool:
     if preset.get("task") in data.TASKS:
         st.session_state["train_task"] = preset["task"]
     if isinstance(preset.get("steps"), int) and 1 <= preset["steps"] <= limits.TRAIN_MAX_STEPS:
-        st.session_state["train_steps"] = preset["steps"]
+        st.session_state["train_steps"] = str(preset["steps"])
     if isinstance(preset.get("seed"), int) and 0 <= preset["seed"] <= common.MAX_SEED:
         st.session_state["train_seed"] = preset["seed"]
     if preset.get("schedule") in ("learned", "linear"):
@@ -117,6 +118,7 @@ def apply_presets() -> bool:
 def settings() -> tuple[TrainConfig | None, data.Dataset | None]:
     """Draw the settings; returns the config and the dataset, or (None, None) with an error shown."""
     sb = st.sidebar
+    st.session_state.pop("train_blocked", None)
     sb.header("Run settings")
     task = sb.selectbox("Task", list(data.TASKS) + [CSV_OPTION], key="train_task",
                         help="A built-in task (each has a known easy order to compare against), or your "
@@ -143,15 +145,20 @@ def settings() -> tuple[TrainConfig | None, data.Dataset | None]:
                                key="train_d_model",
                                help="Transformer width; larger learns more but each step is slower.")
     layers = sb.select_slider("Layers", list(range(1, limits.TRAIN_MAX_LAYERS + 1)), key="train_layers", help="Transformer depth.")
-    steps = sb.number_input("Steps", 1, limits.TRAIN_MAX_STEPS, step=50, key="train_steps",
-                            help="Optimizer steps for this run.")
+    steps = parse_steps(sb.text_input("Steps", key="train_steps",
+                                      help=f"Optimizer steps for this run: a whole number from 1 to "
+                                           f"{limits.TRAIN_MAX_STEPS:,} (1200, 1,200 and 1.2e3 all work)."))
+    if isinstance(steps, str):
+        sb.error(steps)
+        st.session_state["train_blocked"] = steps
+        steps = None
     last = st.session_state.get("train_last_seed")
     seed = common.seed_widget("train_seed", last_used=last, container=sb)
     sb.checkbox("Also train a linear baseline", key="train_baseline",
                 help="Train a second model with the shared linear schedule and the same settings, side "
                      "by side, so the held-out NELBO curves can be compared (only for a learned schedule).")
     advanced = advanced_settings(sb)
-    if task == CSV_OPTION and dataset is None:
+    if steps is None or (task == CSV_OPTION and dataset is None):
         return None, None
     name = dataset.meta.name if dataset is not None else task
     config = TrainConfig(task=name, task_params=params, schedule=schedule, estimator=estimator, K=int(K),
@@ -165,8 +172,22 @@ def settings() -> tuple[TrainConfig | None, data.Dataset | None]:
             dataset = common.cached_task(task, seed, **params)
         except ValueError as e:
             sb.error(f"Cannot build the {task} task: {e}")
+            st.session_state["train_blocked"] = f"the {task} task cannot be built with these settings: {e}"
             return None, None
     return config, dataset
+
+
+def parse_steps(text: str) -> int | str:
+    """The number of steps typed, or a message saying why it is not one (``1e9`` is too many, not 1)."""
+    cleaned = (text or "").strip().replace(",", "").replace("_", "")
+    try:
+        value = float(cleaned)
+    except ValueError:
+        return f"Steps: {text!r} is not a number"
+    if not math.isfinite(value) or value != int(value) or not 1 <= value <= limits.TRAIN_MAX_STEPS:
+        return (f"Steps: {text} is not a whole number from 1 to {limits.TRAIN_MAX_STEPS:,} (the most this "
+                "server trains in one run)")
+    return int(value)
 
 
 def task_params(box, task: str) -> dict:
@@ -196,6 +217,7 @@ def csv_dataset(box) -> data.Dataset | None:
                                     "numerical columns are cut into quantile bins. At most 50 MB.")
     if upload is None:
         box.info("Upload a CSV file to train on it.")
+        st.session_state["train_blocked"] = "upload a CSV file first (in the sidebar)"
         return None
     cache = st.session_state.get("train_csv_cache")
     if cache is None or cache[0] != upload.file_id:
@@ -206,6 +228,7 @@ def csv_dataset(box) -> data.Dataset | None:
         st.session_state["train_csv_cache"] = cache
     if cache[2] is not None:
         box.error(f"Cannot use this CSV: {cache[2]}")
+        st.session_state["train_blocked"] = f"this CSV cannot be used: {cache[2]}"
     else:
         box.caption(f"{cache[1].meta.length} columns, {len(cache[1].train):,} training rows")
     return cache[1]
@@ -295,6 +318,8 @@ def controls(config: TrainConfig | None, dataset) -> None:
                    width="stretch", help="End the run now; its latest state stays here and can be saved.")
     cols[4].button("Step", on_click=_call, args=("step_once",), disabled=state not in ("paused", "ready"),
                    width="stretch", help="Take one optimizer step of a paused run (and its baseline).")
+    if config is None and st.session_state.get("train_blocked"):  # beside Start, not at the sidebar's bottom
+        st.warning(f"Start is off: {st.session_state['train_blocked']}.")
     if start and config is not None:
         start_run(config, dataset)
         st.rerun()

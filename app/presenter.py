@@ -61,7 +61,8 @@ def large(fig: go.Figure) -> go.Figure:
     title = fig.layout.title.text or ""
     lines = textwrap.wrap(title, TITLE_WRAP) or [""]
     fig.update_layout(font=dict(size=FONT_PX), title=dict(text="<br>".join(lines), font=dict(size=TITLE_PX)),
-                      margin=dict(t=20 + 30 * len(lines)), hoverlabel=dict(font_size=FONT_PX))
+                      margin=dict(t=20 + 30 * len(lines)), hoverlabel=dict(font_size=FONT_PX),
+                      legend=dict(font=dict(size=FONT_PX)))
     fig.update_annotations(font_size=FONT_PX)
     if fig.layout.height:
         fig.update_layout(height=int(fig.layout.height) + 30 * len(lines))

@@ -20,7 +20,7 @@ MAIN = str(ROOT / "app" / "main.py")
 
 def teacher_with_a_run(steps: int = 200) -> AppTest:
     at = AppTest.from_file(MAIN, default_timeout=60).run()
-    at.number_input(key="train_steps").set_value(steps)
+    at.text_input(key="train_steps").input(str(steps))
     at.select_slider(key="train_d_model").set_value(16)
     at.select_slider(key="train_layers").set_value(1)
     at.checkbox(key="train_baseline").uncheck()

@@ -51,7 +51,7 @@ def app(**state) -> AppTest:
 
 
 def small_settings(at: AppTest, steps: int = 8) -> AppTest:
-    at.number_input(key="train_steps").set_value(steps)
+    at.text_input(key="train_steps").input(str(steps))
     at.select_slider(key="train_d_model").set_value(16)
     at.select_slider(key="train_layers").set_value(1)
     at.number_input(key="train_param_lookup_n").set_value(4)
@@ -177,12 +177,26 @@ def test_a_bad_csv_shows_an_error_and_a_good_one_can_start():
 def test_an_invalid_task_parameter_is_reported_not_raised():
     at = app()
     # the page's defaults: a short lookup run whose schedule is frozen for its first 30 % of steps
-    assert at.selectbox(key="train_task").value == "lookup" and at.number_input(key="train_steps").value == 600
+    assert at.selectbox(key="train_task").value == "lookup" and at.text_input(key="train_steps").value == "600"
     assert at.slider(key="train_freeze").value == 30 and at.select_slider(key="train_d_model").value == 32
     assert "train_mode" in [r.key for r in at.sidebar.radio]  # not above the run buttons and their tooltips
     at.number_input(key="train_param_lookup_n").set_value(1).run()
     assert not at.exception and any("n must be" in e.value for e in at.error)
     assert button(at, "Start").disabled
+    assert any("Start is off" in w.value and "n must be" in w.value for w in at.warning)  # beside Start
+
+
+@pytest.mark.parametrize("typed, steps", [("1e9", None), ("1,200", 1200), ("1.2e3", 1200), ("abc", None),
+                                          ("0", None), ("2.5", None), ("inf", None)])
+def test_steps_typed_as_text_are_read_or_refused_with_a_reason(typed, steps):
+    """Issue 13: typing 1e9 in Steps silently became 1."""
+    at = app()
+    at.text_input(key="train_steps").input(typed).run()
+    assert not at.exception
+    if steps is None:
+        assert button(at, "Start").disabled and any("Start is off: Steps" in w.value for w in at.warning)
+    else:
+        assert not button(at, "Start").disabled and not at.warning
 
 
 def test_replay_plays_a_shipped_run_through_the_same_views(shipped):
@@ -258,7 +272,7 @@ def test_settings_survive_other_pages_and_modes():
     """Issue 13: pairs, 1000 steps, seed 3, n = 6 came back as lookup, 600, 0, 8."""
     at = app()
     at.selectbox(key="train_task").set_value("pairs").run()
-    at.number_input(key="train_steps").set_value(1000)
+    at.text_input(key="train_steps").input(str(1000))
     at.number_input(key="train_seed").set_value(3)
     at.number_input(key="train_param_pairs_n").set_value(6)
     at.run()
@@ -267,7 +281,7 @@ def test_settings_survive_other_pages_and_modes():
     at.radio(key="train_mode").set_value("Replay a shipped run").run()
     at.radio(key="train_mode").set_value("Train live").run()
     assert not at.exception
-    assert at.selectbox(key="train_task").value == "pairs" and at.number_input(key="train_steps").value == 1000
+    assert at.selectbox(key="train_task").value == "pairs" and at.text_input(key="train_steps").value == "1000"
     assert at.number_input(key="train_seed").value == 3 and at.number_input(key="train_param_pairs_n").value == 6
 
 
@@ -306,7 +320,7 @@ def test_compare_two_runs_of_the_session():
     nelbo = next(s for t, s in charts(at).items() if t.startswith("Held-out NELBO"))
     assert len([d for d in nelbo["data"] if d.get("showlegend") is not False]) == 2
     at.radio(key="train_mode").set_value("Train live").run()
-    assert at.number_input(key="train_steps").value == 2  # settings survive the mode switch
+    assert at.text_input(key="train_steps").value == "2"  # settings survive the mode switch
 
 
 # --- the runner, directly -------------------------------------------------------------------------

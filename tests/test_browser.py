@@ -54,6 +54,8 @@ PAGES = {  # sidebar link -> page title (st.title)
     "Inspect a checkpoint": "Inspect a checkpoint",
     "Lesson": "Lesson: how masked diffusion learns an order",
 }
+BROWSER: list = []  # the one Chromium of the module, for the tests that open fresh contexts
+LESSON_TARGET_TIMEOUT_MS = 240_000
 INSTALL = "Install the test dependencies with `bash scripts/test.sh` (as root it also installs chromium)"
 
 
@@ -140,6 +142,7 @@ def page(request):
     request.addfinalizer(playwright.stop)
     browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
     request.addfinalizer(browser.close)
+    BROWSER.append(browser)
     page = browser.new_page(viewport=VIEWPORT)
     page.set_default_timeout(PAGE_TIMEOUT_MS)
     errors: list[str] = []
@@ -209,7 +212,7 @@ def test_train_page_trains_live(page, saved):
     page.locator(".st-key-preview_alpha .main-svg").first.wait_for()  # the step-0 picture before Start
     screenshot(page, "train_preview")
 
-    steps = page.get_by_role("spinbutton", name="Steps")
+    steps = page.get_by_role("textbox", name="Steps")
     steps.fill(str(TRAIN_STEPS))
     rerun(page, lambda: steps.press("Enter"))
     started = time.perf_counter()
@@ -217,7 +220,7 @@ def test_train_page_trains_live(page, saved):
     page.locator(".st-key-live_nelbo .main-svg").first.wait_for(timeout=TRAIN_TIMEOUT_MS)
     first_chart = time.perf_counter() - started
     screenshot(page, "train_live")
-    progress = page.get_by_test_id("stProgress")
+    progress = page.get_by_test_id("stMain").get_by_test_id("stProgress")
     progress.get_by_text(re.compile(r"— done · step")).wait_for(timeout=TRAIN_TIMEOUT_MS)
     done = time.perf_counter() - started
     report(f"Start -> first live chart: {first_chart:.2f} s; Start -> {TRAIN_STEPS} steps done: {done:.1f} s")
@@ -272,10 +275,10 @@ def test_compare_page_replays_this_sessions_run(page):
 def test_inspect_page_opens_the_downloaded_checkpoint(page, saved):
     open_page(page, "Inspect a checkpoint")
     assert_no_exception(page, "Inspect page")
-    files = [saved / "config.json", saved / "model.safetensors"]
-    assert all(f.is_file() for f in files), "needs the checkpoint downloaded by the Train page test"
+    archive = saved / "checkpoint.zip"
+    assert archive.is_file(), "needs the checkpoint downloaded by the Train page test"
     rerun(page, page.locator(".st-key-inspect_source").get_by_text("Upload", exact=True).click)
-    page.locator(".st-key-inspect_upload input[type=file]").set_input_files(files)
+    page.locator(".st-key-inspect_upload input[type=file]").set_input_files([archive])  # the zip as downloaded
     page.get_by_role("heading", name=re.compile(r"^(pairs|lookup) · 16 positions · schedule learned")).wait_for()
     page.locator(".st-key-inspect_alpha .main-svg").first.wait_for()
     wait_idle(page)
@@ -283,8 +286,149 @@ def test_inspect_page_opens_the_downloaded_checkpoint(page, saved):
     screenshot(page, "inspect")
 
 
-def test_lesson_page_renders(page):
+def shown_step(locator) -> int | None:
+    """The step in a progress text such as ``… running · step 120 / 400 …``."""
+    match = re.search(r"step ([\d,]+) /", locator.inner_text())
+    return int(match.group(1).replace(",", "")) if match else None
+
+
+def test_a_run_keeps_training_on_other_pages(page):
+    open_page(page, "Train")
+    steps = page.get_by_role("textbox", name="Steps")
+    steps.fill("3000")
+    rerun(page, lambda: steps.press("Enter"))
+    rerun(page, page.get_by_role("button", name="Start", exact=True).click)
+    badge = page.locator(".st-key-run_badge")
+    badge.get_by_text(re.compile(r"running · step [1-9]")).wait_for(timeout=TRAIN_TIMEOUT_MS)
     open_page(page, "Lesson")
-    page.locator(".st-key-lesson_forward .main-svg").first.wait_for()
-    assert_no_exception(page, "Lesson page")
-    screenshot(page, "lesson")
+    first = shown_step(badge)
+    time.sleep(8)  # reading the Lesson: the run trains on
+    later = shown_step(badge)
+    report(f"on the Lesson for 8 s, the Train page's run went from step {first} to {later}; "
+           f"load average {os.getloadavg()[0]:.1f}")
+    assert later > first
+    assert "steps/s" in badge.inner_text() and "left" in badge.inner_text()
+    screenshot(page, "lesson_with_run_badge")
+    open_page(page, "Train")
+    assert shown_step(page.get_by_test_id("stMain").get_by_test_id("stProgress").first) >= later
+    rerun(page, page.get_by_role("button", name="Stop", exact=True).click)
+
+
+def test_lesson_walks_every_step_and_trains_live(page):
+    open_page(page, "Lesson")
+    page.get_by_role("heading", name=re.compile(r"^0 · One order")).wait_for()
+    headings = []
+    for _ in range(5):
+        rerun(page, page.get_by_role("button", name="Next →").first.click)
+        headings.append(page.get_by_role("heading", level=2).first.inner_text())
+        assert_no_exception(page, f"Lesson {headings[-1]}")
+    assert headings[-1].startswith("5 · Train live"), headings
+    rerun(page, page.get_by_role("button", name="← Back").first.click)
+    page.get_by_role("heading", name=re.compile(r"^4 · ELBO")).wait_for()
+    rerun(page, page.get_by_role("button", name="Next →").first.click)
+    started = time.perf_counter()
+    page.get_by_role("button", name=re.compile(r"^Train live")).click()
+    page.get_by_text(re.compile(r"Group precedence passed 0.75 at step")).wait_for(timeout=LESSON_TARGET_TIMEOUT_MS)
+    report(f"Lesson step 5: Start -> precedence 0.75 shown after {time.perf_counter() - started:.1f} s "
+           f"(load average {os.getloadavg()[0]:.1f})")
+    page.locator(".st-key-lesson_live_prec .main-svg").first.wait_for()
+    assert_no_exception(page, "Lesson step 5")
+    screenshot(page, "lesson_step5_live")
+    rerun(page, page.get_by_role("button", name="Next →").first.click)
+    assert_no_exception(page, "Lesson step 6")
+
+
+def fresh_page(url: str):
+    """A new browser context (no cookies, a new Streamlit session) opened on ``url``."""
+    context = BROWSER[0].new_context(viewport=VIEWPORT)
+    other = context.new_page()
+    other.set_default_timeout(PAGE_TIMEOUT_MS)
+    other.goto(url)
+    return context, other
+
+
+def test_a_shared_lesson_link_opens_the_same_view_in_a_fresh_context(page):
+    open_page(page, "Lesson")
+    for _ in range(6):  # back to step 4
+        if page.get_by_role("heading", level=2).first.inner_text().startswith("4 ·"):
+            break
+        rerun(page, page.get_by_role("button", name="← Back").first.click)
+    page.get_by_role("heading", name=re.compile(r"^4 · ELBO")).wait_for()
+    wait_idle(page)
+    url = page.url
+    assert "step=4" in url and "w=" in url and "presenter" not in url
+    shown = page.get_by_test_id("stMetric").all_inner_texts()
+    context, other = fresh_page(url)
+    try:
+        other.get_by_role("heading", name=re.compile(r"^4 · ELBO")).wait_for()
+        wait_idle(other)
+        assert other.get_by_test_id("stMetric").all_inner_texts() == shown  # the same numbers
+        assert other.get_by_test_id("stSidebar").is_visible()  # not presenter mode
+        screenshot(other, "lesson_shared_link")
+    finally:
+        context.close()
+
+
+def test_presenter_mode_at_1400_by_900(page, server):
+    context, other = fresh_page(f"{server}/lesson?step=4&presenter=1")
+    try:
+        other.get_by_role("heading", name=re.compile(r"^4 · ELBO")).wait_for()
+        other.locator(".st-key-lesson_terms .main-svg").first.wait_for()
+        wait_idle(other)
+        sizes = other.evaluate("""() => Object.fromEntries(['stMetricValue', 'stMetricLabel'].map(id =>
+            [id, parseFloat(getComputedStyle(document.querySelector(`[data-testid="${id}"] div, [data-testid="${id}"] p`)
+                 || document.querySelector(`[data-testid="${id}"]`)).fontSize)]))""")
+        chart = other.evaluate("""() => Math.min(...[...document.querySelectorAll('.main-svg text')]
+            .filter(t => t.textContent.trim()).map(t => parseFloat(getComputedStyle(t).fontSize)))""")
+        report(f"presenter mode at 1400 px: metric value {sizes['stMetricValue']} px, label "
+               f"{sizes['stMetricLabel']} px, smallest chart text {chart} px")
+        assert sizes["stMetricValue"] > sizes["stMetricLabel"] >= 18 and chart >= 18
+        assert not other.get_by_test_id("stSidebar").is_visible()
+        other.screenshot(path=str(SHOTS / "lesson_presenter_1400x900.png"))  # what the projector shows
+    finally:
+        context.close()
+
+
+def test_class_mode_two_students_follow_the_teachers_run(page):
+    open_page(page, "Train")
+    steps = page.get_by_role("textbox", name="Steps")
+    steps.fill("2000")
+    rerun(page, lambda: steps.press("Enter"))
+    rerun(page, page.get_by_role("button", name="Start", exact=True).click)
+    rerun(page, page.get_by_role("button", name="Share with the class").click)
+    link = page.locator(".st-key-train_share_link code").inner_text().strip()
+    assert "/class?code=" in link
+    students = [fresh_page(link) for _ in range(2)]
+    try:
+        for _, other in students:
+            other.get_by_test_id("stProgress").first.get_by_text(re.compile(r"step [1-9]")).wait_for(
+                timeout=TRAIN_TIMEOUT_MS)
+        samples = []  # (seconds, step seen by student 1, step seen by student 2)
+        started = time.perf_counter()
+        while time.perf_counter() - started < 12:
+            seen = [shown_step(other.get_by_test_id("stProgress").first) for _, other in students]
+            samples.append((time.perf_counter() - started, *seen))
+            time.sleep(0.25)
+        lags = class_lags(samples)
+        report(f"class mode: students' steps differ by at most {max(abs(a - b) for _, a, b in samples)}; "
+               f"a step seen by one is seen by the other within {max(lags or [0]):.2f} s (median "
+               f"{statistics.median(lags or [0]):.2f} s); load average {os.getloadavg()[0]:.1f}")
+        assert max(lags or [0]) <= 2.5
+        assert not students[0][1].get_by_role("button", name="Pause").count()  # read-only
+        screenshot(students[0][1], "class_student")
+    finally:
+        for context, _ in students:
+            context.close()
+        rerun(page, page.get_by_role("button", name="Stop", exact=True).click)
+
+
+def class_lags(samples) -> list[float]:
+    """For each step value first seen by one student, how much later the other saw it (or more)."""
+    lags = []
+    for first, second in ((1, 2), (2, 1)):
+        for i, row in enumerate(samples):
+            if i and row[first] != samples[i - 1][first]:
+                later = next((s[0] for s in samples[i:] if s[second] >= row[first]), None)
+                if later is not None:
+                    lags.append(later - row[0])
+    return lags
