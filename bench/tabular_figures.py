@@ -2,6 +2,8 @@
 
 * ``nelbo.png`` — test NELBO per row of every run (one dot per seed, the bar is the mean), per table and
   configuration, relative to the linear schedule's mean on that table;
+* ``nelbo-seeds.png`` — test NELBO of every seed, linear and learned side by side per table (the same seed
+  starts both from the same parameters);
 * ``order-<table>.png`` — the learned column order: each column's expected decoding step under the learned
   schedule (mean over seeds, one dot per seed), earliest first; bars start at the uniform order's middle step.
 
@@ -19,6 +21,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 COLORS = {"linear": "#7f7f7f", "learned-continuous": "#ff7f0e", "learned": "#1f77b4", "learned-k8": "#2ca02c"}
 
@@ -40,6 +43,27 @@ def nelbo_figure(records: list[dict], path: Path) -> None:
         ax.tick_params(axis="y", labelsize=8)
     axes[0][0].set_ylabel("test NELBO − linear mean (nats/row)", fontsize=8)
     fig.suptitle("Test NELBO per run; lower is better", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def seeds_figure(records: list[dict], path: Path) -> None:
+    tables = list(dict.fromkeys(r["table"] for r in records))
+    configs = [c for c in ("linear", "learned") if any(r["config"] == c for r in records)]
+    fig, axes = plt.subplots(1, len(tables), figsize=(2.8 * len(tables), 3.0), squeeze=False)
+    for ax, table in zip(axes[0], tables):
+        for config in configs:
+            rs = sorted((r for r in records if r["table"] == table and r["config"] == config), key=lambda r: r["seed"])
+            ax.plot([r["seed"] for r in rs], [r["test_nelbo"] for r in rs], "o-", ms=3.5, lw=0.8,
+                    color=COLORS.get(config, "#2ca02c"), label=config)
+        ax.set_title(table, fontsize=9)
+        ax.set_xlabel("seed", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.tick_params(labelsize=7)
+    axes[0][0].set_ylabel("test NELBO (nats/row)", fontsize=8)
+    axes[0][-1].legend(fontsize=7)
+    fig.suptitle("Test NELBO per seed (8 orders per test row); lower is better", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
@@ -83,6 +107,8 @@ def main(argv=None) -> list[Path]:
     args.out.mkdir(parents=True, exist_ok=True)
     written = [args.out / "nelbo.png"]
     nelbo_figure(records, written[0])
+    written.append(args.out / "nelbo-seeds.png")
+    seeds_figure(records, written[-1])
     for table in dict.fromkeys(r["table"] for r in records):
         if any(r["table"] == table and r["config"] != "linear" for r in records):
             written.append(args.out / f"order-{table}.png")

@@ -4,7 +4,9 @@ Two markdown tables:
 
 * **test NELBO** per table: linear and learned mean ± std over seeds, the difference learned − linear with
   its 95 % interval and the two-sided p-value of Welch's t-test (unequal variances, Welch–Satterthwaite
-  degrees of freedom), and the seeds behind each mean;
+  degrees of freedom), and the seeds behind each mean; beside it the paired t-test over seeds run with both
+  configurations (a seed gives both the same initial parameters and the same draws while the learned
+  schedule is still frozen, so the pairs are not independent of each other);
 * **fidelity** per table (when ``bench/tabular_fidelity.py`` has scored the runs): Shape, Trend,
   α-precision, β-recall and C2ST of linear and learned (mean ± std over seeds), the real-data ceiling (real
   test rows against the same train rows through the same code), and the published rows. A published cell
@@ -74,20 +76,32 @@ def _mean_std(values: list[float], digits: int) -> str:
 
 def nelbo_table(records: list[dict]) -> str:
     """Markdown: test NELBO per table, learned − linear with its 95 % interval and Welch p-value."""
-    lines = ["| table | linear | learned | learned − linear [95 % CI] | p (Welch) | seeds |", "|---|---|---|---|---|---|"]
+    lines = ["| table | linear | learned | learned − linear [95 % CI] | p (Welch) | p (paired) | seeds |",
+             "|---|---|---|---|---|---|---|"]
     for table in dict.fromkeys(r["table"] for r in records):
         a, b = (_values(records, table, c, "test_nelbo") for c in CONFIGS)
         cells = [table, _mean_std(a, 3), _mean_std(b, 3)]
         if min(len(a), len(b)) >= 2:
             w = welch(a, b)
-            cells += [f"{w.diff:+.3f} [{w.low:+.3f}, {w.high:+.3f}]", _p(w.p)]
+            cells += [f"{w.diff:+.3f} [{w.low:+.3f}, {w.high:+.3f}]", _p(w.p), _p(paired_p(records, table))]
         else:
-            cells += ["—", "—"]
+            cells += ["—", "—", "—"]
         lines.append("| " + " | ".join(cells + [f"{len(a)} / {len(b)}"]) + " |")
     return "\n".join(lines)
 
 
+def paired_p(records: list[dict], table: str) -> float:
+    """Two-sided p-value of the paired t-test of learned − linear over the seeds run with both (nan if < 2)."""
+    runs = {(r["config"], r["seed"]): r["test_nelbo"] for r in records if r["table"] == table}
+    seeds = sorted(s for c, s in runs if c == "learned" and ("linear", s) in runs)
+    if len(seeds) < 2:
+        return math.nan
+    return float(stats.ttest_rel([runs["learned", s] for s in seeds], [runs["linear", s] for s in seeds]).pvalue)
+
+
 def _p(p: float) -> str:
+    if math.isnan(p):
+        return "—"
     return f"{p:.1e}" if p < 1e-3 else f"{p:.3f}"
 
 

@@ -157,7 +157,7 @@ def test_benchmark_runs_on_a_tiny_slice_and_resumes(raw_root, tmp_path):
     figures = subprocess.run([sys.executable, "bench/tabular_figures.py", str(out), "--out", str(tmp_path / "fig")],
                              cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert figures.returncode == 0, figures.stderr
-    for name in ("nelbo.png", "order-adult.png", "order-magic.png"):
+    for name in ("nelbo.png", "nelbo-seeds.png", "order-adult.png", "order-magic.png"):
         assert (tmp_path / "fig" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
