@@ -206,3 +206,11 @@ def test_a_second_upload_replaces_the_first(page, shipped):
     uploader(page).set_value(pair).run()
     uploader(page).set_value(pair).run()  # the uploader was emptied: this is a pair, not "got 4"
     assert not page.exception and not page.error and not page.warning
+
+
+def test_the_first_model_is_the_measured_good_demo(monkeypatch):
+    """Issue 13: Compare opened on addition-learned, which decodes invalid sums under every policy."""
+    monkeypatch.delenv("ORDERLAB_PRETRAINED_DIR", raising=False)
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert at.selectbox(key="compare_model").value == "shipped: majority-learned"

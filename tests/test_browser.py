@@ -298,9 +298,11 @@ def test_a_run_keeps_training_on_other_pages(page):
     steps.fill("3000")
     rerun(page, lambda: steps.press("Enter"))
     rerun(page, page.get_by_role("button", name="Start", exact=True).click)
-    badge = page.locator(".st-key-run_badge")
-    badge.get_by_text(re.compile(r"running · step [1-9]")).wait_for(timeout=TRAIN_TIMEOUT_MS)
+    page.get_by_test_id("stMain").get_by_test_id("stProgress").get_by_text(
+        re.compile(r"running · step [1-9]")).wait_for(timeout=TRAIN_TIMEOUT_MS)
     open_page(page, "Lesson")
+    badge = page.locator(".st-key-run_badge")
+    badge.get_by_text(re.compile(r"running · step [1-9]")).wait_for()
     first = shown_step(badge)
     time.sleep(8)  # reading the Lesson: the run trains on
     later = shown_step(badge)
