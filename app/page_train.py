@@ -29,6 +29,9 @@ MAX_RUNS = 8  # runs kept per session (oldest dropped first)
 CSV_OPTION = "upload a CSV"
 MODES = ("Train live", "Replay a shipped run", "Compare my runs")
 SKIP_PARAMS = {"seed", "num_train", "num_heldout"}
+# Sudoku is not trained here: generating its 20,000 unique-solution puzzles alone takes about a CPU minute
+# of the shared server. Its shipped checkpoints are on the Compare page; `python -m core.train --task sudoku`.
+TRAIN_TASKS = [t for t in data.TASKS if t != "sudoku"]
 PARAM_HELP = {
     "n": "How many free positions b₁…bₙ (pairs, lookup and majority; parity: bits); the sequence has 2n "
          "positions with the c's.",
@@ -92,7 +95,7 @@ def apply_presets() -> bool:
         common.state(key, value)
     if not st.session_state.get("train_query_read"):
         st.session_state["train_query_read"] = True
-        task, seed = common.query_choice("task", data.TASKS), common.query_int("seed")
+        task, seed = common.query_choice("task", TRAIN_TASKS), common.query_int("seed")
         if task:
             st.session_state["train_task"] = task
         if seed is not None:
@@ -100,7 +103,7 @@ def apply_presets() -> bool:
     preset = st.session_state.pop("train_preset", None)
     if not isinstance(preset, dict):
         return False
-    if preset.get("task") in data.TASKS:
+    if preset.get("task") in TRAIN_TASKS:
         st.session_state["train_task"] = preset["task"]
     if isinstance(preset.get("steps"), int) and 1 <= preset["steps"] <= limits.TRAIN_MAX_STEPS:
         st.session_state["train_steps"] = str(preset["steps"])
@@ -120,7 +123,7 @@ def settings() -> tuple[TrainConfig | None, data.Dataset | None]:
     sb = st.sidebar
     st.session_state.pop("train_blocked", None)
     sb.header("Run settings")
-    task = sb.selectbox("Task", list(data.TASKS) + [CSV_OPTION], key="train_task",
+    task = sb.selectbox("Task", TRAIN_TASKS + [CSV_OPTION], key="train_task",
                         help="A built-in task (each has a known easy order to compare against), or your "
                              "own table as a CSV file with a header row.")
     described = task_text.text(task)
