@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.model import ModelConfig  # noqa: E402
 from core.train import Trainer, TrainConfig  # noqa: E402
+from core.train_cli import parse_params  # noqa: E402
 
 # Dense (no sparsity) bf16 tensor-core peaks from the vendor's spec sheets, TFLOP/s. The first name that
 # occurs in ``torch.cuda.get_device_name()`` wins, so the more specific names come first.
@@ -210,26 +211,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.peak_tflops is not None and not args.peak_tflops > 0:
         fail(parser, f"--peak-tflops must be > 0, got {args.peak_tflops}")
     try:
-        args.task_params = _parse_params(args.task_param)
+        args.task_params = parse_params(args.task_param)
         TrainConfig(task=args.task, task_params=args.task_params, batch_size=args.batch_size,
                     d_model=args.d_model, n_layers=args.n_layers, n_heads=args.n_heads).validate()
     except ValueError as err:
         fail(parser, str(err))
     args.parser = parser
     return args
-
-
-def _parse_params(items: list[str]) -> dict:
-    params = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--task-param must look like KEY=VALUE, got {item!r}")
-        try:
-            params[key] = json.loads(value)  # numbers, booleans
-        except json.JSONDecodeError:
-            params[key] = value
-    return params
 
 
 def main(argv=None) -> None:

@@ -87,10 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
               if hasattr(args, f.name) and f.name != "task_params"}
-    return TrainConfig(task_params=_parse_params(args.task_param), **values)
+    return TrainConfig(task_params=parse_params(args.task_param), **values)
 
 
-def _parse_params(items: list[str]) -> dict:
+def parse_params(items: list[str]) -> dict:
+    """``--task-param KEY=VALUE`` items as a dict; values are JSON (numbers, booleans) or plain strings."""
     params = {}
     for item in items:
         key, sep, value = item.partition("=")
