@@ -44,5 +44,5 @@ def draw(names: list[str], w: torch.Tensor, seed: int, rule_words: str | None, f
         st.markdown(f"**The example task.** {rule_words}")
         st.latex(formula)
     st.dataframe(table(w, names, seed), hide_index=True, width="stretch", key="lesson_intro_orders")
-    st.caption("Five orders from each model. Move the exponent sliders (under Lesson settings) and the right "
+    st.caption("Five orders from each model. Move the exponent sliders (under Exponents, above) and the right "
                "column changes; the next steps show why this is exactly an average of autoregressive models.")

@@ -2,7 +2,8 @@
 
 Only a link asks for it (``?presenter=1``, read once per session) or the Lesson's toggle; a shared link
 without it never turns it on. :func:`apply` puts the page CSS on every page (text, metric values and
-labels, widget labels, captions, tables at 18 px or more at a 1400 px wide window); :func:`style` does the
+labels, widget labels, captions at 18 px or more at a 1400 px wide window; the settings expanders and the
+Lesson's step picker hidden, Back / Next stay); :func:`style` does the
 same for a plotly figure (its fonts are not reached by CSS) and wraps a long title so it is never clipped.
 """
 
@@ -18,14 +19,16 @@ FONT_PX, TITLE_PX, TITLE_WRAP = 18, 22, 42
 CSS = """
 <style>
 html, body, [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.45rem; }
-h1 { font-size: 3.0rem !important; } h2 { font-size: 2.4rem !important; } h3 { font-size: 2rem !important; }
-[data-testid="stMetricValue"], [data-testid="stMetricValue"] div { font-size: 2.6rem !important; }
-[data-testid="stMetricLabel"] p, [data-testid="stMetricDelta"] div { font-size: 1.3rem !important; }
+h1 { font-size: 2.4rem !important; } h2 { font-size: 2.4rem !important; } h3 { font-size: 2rem !important; }
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] * { font-size: 2.6rem !important; }
+[data-testid="stMetricLabel"] *, [data-testid="stMetricDelta"] * { font-size: 1.3rem !important; }
+[data-testid="stTable"] td, [data-testid="stTable"] th { font-size: 1.25rem !important; }
 [data-testid="stWidgetLabel"] p, [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p,
 .stRadio label p, .stProgress p, [data-testid="stExpander"] summary p { font-size: 1.25rem !important; }
 [data-testid="stMarkdownContainer"] .katex { font-size: 1.6rem; }
+[data-testid="stMainBlockContainer"] { padding-top: 1.5rem; }
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
-[data-testid="stToolbar"], .st-key-lesson_controls { display: none; }
+[data-testid="stToolbar"], [data-testid="stExpander"], .st-key-lesson_step { display: none; }
 </style>
 """
 
@@ -62,8 +65,10 @@ def large(fig: go.Figure) -> go.Figure:
     lines = textwrap.wrap(title, TITLE_WRAP) or [""]
     fig.update_layout(font=dict(size=FONT_PX), title=dict(text="<br>".join(lines), font=dict(size=TITLE_PX)),
                       margin=dict(t=20 + 30 * len(lines)), hoverlabel=dict(font_size=FONT_PX),
-                      legend=dict(font=dict(size=FONT_PX)))
+                      legend=dict(font=dict(size=FONT_PX), title=dict(font=dict(size=FONT_PX))))
     fig.update_annotations(font_size=FONT_PX)
+    fig.update_xaxes(tickfont_size=FONT_PX, title_font_size=FONT_PX)
+    fig.update_yaxes(tickfont_size=FONT_PX, title_font_size=FONT_PX)
     if fig.layout.height:
         fig.update_layout(height=int(fig.layout.height) + 30 * len(lines))
     return fig

@@ -363,6 +363,7 @@ def test_a_shared_lesson_link_opens_the_same_view_in_a_fresh_context(page):
     context, other = fresh_page(url)
     try:
         other.get_by_role("heading", name=re.compile(r"^4 · ELBO")).wait_for()
+        other.get_by_test_id("stMetric").nth(len(shown) - 1).wait_for()
         wait_idle(other)
         assert other.get_by_test_id("stMetric").all_inner_texts() == shown  # the same numbers
         assert other.get_by_test_id("stSidebar").is_visible()  # not presenter mode
@@ -377,16 +378,22 @@ def test_presenter_mode_at_1400_by_900(page, server):
         other.get_by_role("heading", name=re.compile(r"^4 · ELBO")).wait_for()
         other.locator(".st-key-lesson_terms .main-svg").first.wait_for()
         wait_idle(other)
-        sizes = other.evaluate("""() => Object.fromEntries(['stMetricValue', 'stMetricLabel'].map(id =>
-            [id, parseFloat(getComputedStyle(document.querySelector(`[data-testid="${id}"] div, [data-testid="${id}"] p`)
-                 || document.querySelector(`[data-testid="${id}"]`)).fontSize)]))""")
-        chart = other.evaluate("""() => Math.min(...[...document.querySelectorAll('.main-svg text')]
-            .filter(t => t.textContent.trim()).map(t => parseFloat(getComputedStyle(t).fontSize)))""")
+        # the font size of the innermost element holding the text (what is drawn)
+        sizes = other.evaluate("""() => Object.fromEntries(['stMetricValue', 'stMetricLabel'].map(id => {
+            const leaves = [...document.querySelectorAll(`[data-testid="${id}"], [data-testid="${id}"] *`)]
+                .filter(e => [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()));
+            return [id, Math.min(...leaves.map(e => parseFloat(getComputedStyle(e).fontSize)))];
+        }))""")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        other.screenshot(path=str(SHOTS / "lesson_presenter_1400x900.png"))  # what the projector shows
+        chart, text = other.evaluate("""() => [...document.querySelectorAll('.main-svg text')]
+            .filter(t => t.textContent.trim()).map(t => [parseFloat(getComputedStyle(t).fontSize), t.textContent])
+            .sort((a, b) => a[0] - b[0])[0]""")
         report(f"presenter mode at 1400 px: metric value {sizes['stMetricValue']} px, label "
-               f"{sizes['stMetricLabel']} px, smallest chart text {chart} px")
+               f"{sizes['stMetricLabel']} px, smallest chart text {chart} px ({text!r})")
         assert sizes["stMetricValue"] > sizes["stMetricLabel"] >= 18 and chart >= 18
         assert not other.get_by_test_id("stSidebar").is_visible()
-        other.screenshot(path=str(SHOTS / "lesson_presenter_1400x900.png"))  # what the projector shows
+        screenshot(other, "lesson_presenter_full")
     finally:
         context.close()
 
