@@ -10,6 +10,7 @@ modes (saved aside after every run of the page, ``common.run_page``).
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import asdict, replace
@@ -487,6 +488,7 @@ def replay_mode() -> None:
     st.caption(f"Task **{ckpt.meta.name}**, schedule **{ckpt.config.get('schedule', '?')}**, "
                f"seed {ckpt.config.get('seed', '?')}, {len(history)} snapshots.")
     companions = companion_histories(name, ckpt)
+    seeds_band(name)
     if st.button("Share this replay with the class", key="replay_share",
                  help="Every student who opens the link watches the same snapshot as you, from now on."):
         code = class_mode.REGISTRY.share_replay(name, float(st.session_state["replay_speed"]), name)
@@ -523,6 +525,31 @@ def replay_view(name: str, history: list[dict], meta: data.DataMeta, companions:
     views(curves, shown, shown[-1]["exponents"], meta, key="replay", total_steps=history[-1]["step"])
 
 
+def shipped_seeds(name: str) -> dict[str, list[dict]]:
+    """The run ``name`` and its other shipped seeds (``pretrained/seeds/<name>-<seed>/metrics.json``)."""
+    out = {f"{name} (seed 0)": common.pretrained_history(name)}
+    for path in sorted((common.pretrained_dir() / "seeds").glob(f"{name}-*/metrics.json")):
+        try:
+            history = json.loads(path.read_text()).get("history") or []
+        except (OSError, ValueError):
+            continue
+        out[f"{name} (seed {path.parent.name.rsplit('-', 1)[-1]})"] = [s for s in history if isinstance(s, dict)]
+    return out
+
+
+def seeds_band(name: str) -> None:
+    """Researchers: the shipped seeds of this run overlaid, with the band they span."""
+    seeds = shipped_seeds(name)
+    if len(seeds) < 2:
+        return
+    with st.expander(f"All {len(seeds)} shipped seeds of {name}, overlaid"):
+        left, right = st.columns(2)
+        charts.plot(left, figures.seed_band(seeds, "group_precedence", "Group precedence, every shipped seed"),
+                    key="replay_seeds_prec")
+        charts.plot(right, figures.seed_band(seeds, "heldout_nelbo", "Held-out NELBO, every shipped seed"),
+                    key="replay_seeds_nelbo")
+
+
 def companion_histories(name: str, ckpt) -> dict[str, list[dict]]:
     """Other shipped runs of the same task and data (e.g. its linear baseline), for the NELBO overlay."""
     out = {}
@@ -551,13 +578,14 @@ def compare_mode() -> None:
                         help="Another run of this session.")
     ra, rb = done[labels.index(a)], done[labels.index(b)]
     total = max(ra.config.steps, rb.config.steps)
-    st.plotly_chart(figures.nelbo_curves({a: ra.trainer.history, b: rb.trainer.history}, total),
-                    key="compare_nelbo")
+    charts.plot(st, figures.nelbo_curves({a: ra.history(), b: rb.history()}, total), key="compare_nelbo")
     for column, r in zip(st.columns(2), (ra, rb)):
-        column.plotly_chart(figures.rank_heatmap(r.trainer.history, r.meta.position_names, total_steps=total),
-                            key=f"compare_rank_{r.label}")
-        column.plotly_chart(figures.entropy_curve(r.trainer.history, r.meta.length, total),
-                            key=f"compare_entropy_{r.label}")
+        history = r.history()  # each chart titled with its run, so the two columns cannot be confused
+        heat = figures.rank_heatmap(history, r.meta.position_names, total_steps=total)
+        charts.plot(column, heat.update_layout(title_text=f"{r.label}: decode order"), key=f"compare_rank_{r.label}")
+        entropy = figures.entropy_curve(history, r.meta.length, total)
+        charts.plot(column, entropy.update_layout(title_text=f"{r.label}: order entropy"),
+                    key=f"compare_entropy_{r.label}")
 
 
 def welcome() -> None:

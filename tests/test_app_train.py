@@ -465,3 +465,12 @@ class _Upload:
 
     def getvalue(self):
         return self._data
+
+
+def test_replay_overlays_the_shipped_seeds_with_a_band(monkeypatch):
+    monkeypatch.delenv("ORDERLAB_PRETRAINED_DIR", raising=False)
+    at = app(train_mode="Replay a shipped run", replay_name="majority-learned")
+    assert not at.exception
+    band = next(s for t, s in charts(at).items() if t.startswith("Group precedence, every shipped seed"))
+    names = {d.get("name") for d in band["data"]}
+    assert "range over 3 seeds" in names and {"majority-learned (seed 1)", "majority-learned (seed 2)"} <= names

@@ -90,7 +90,8 @@ def test_precedence_heatmap_rejects_a_non_square_matrix():
 
 def test_exponent_bars():
     fig = figures.exponent_bars(W, NAMES)
-    (bar,) = fig.data
+    bar, markers = fig.data  # bars from the mean, and a marker at each w (seen even when every w is equal)
+    np.testing.assert_allclose(array(markers.y), W)
     assert bar.type == "bar" and list(bar.x) == NAMES
     np.testing.assert_allclose(array(bar.y) + bar.base, W)  # bars run from the geometric mean to w
     np.testing.assert_allclose(array(bar.customdata), W)
@@ -178,3 +179,30 @@ def test_figures_serialize():
     for fig in [figures.alpha_curves(W), figures.rank_heatmap(history([W])), figures.grid_rank_image(W, (2, 2)),
                 figures.nelbo_curves({}), figures.entropy_curve([], 4)]:
         assert fig.to_json()
+
+
+def test_seed_band_spans_the_runs_and_exponent_bars_are_visible_when_all_equal():
+    from app import figures as f
+
+    runs = {"a": [{"step": 0, "group_precedence": 0.5}, {"step": 100, "group_precedence": 0.9}],
+            "b": [{"step": 0, "group_precedence": 0.5}, {"step": 100, "group_precedence": 0.7}]}
+    fig = f.seed_band(runs, "group_precedence", "band")
+    band = fig.data[0]
+    assert list(band.y) == [0.5, 0.9, 0.7, 0.5] and band.fill == "toself"
+    assert {t.name for t in fig.data[1:]} == {"a", "b"}
+    bars = f.exponent_bars([1.0, 1.0, 1.0])
+    assert any(t.type == "scatter" and t.mode == "markers" for t in bars.data)  # visible, not zero-height bars
+    assert any("equally likely" in a.text for a in bars.layout.annotations)
+    traj = f.exponent_trajectories([{"step": 0, "exponents": [1.0, 1.0]}, {"step": 5, "exponents": [2.0, 0.5]}],
+                                   ["b1", "c1"], 10)
+    assert [t.name for t in traj.data] == ["b1", "c1"] and list(traj.data[0].y) == [1.0, 2.0]
+
+
+def test_image_replay_and_stacked_bar_have_legends():
+    from app import figures_orders as fo
+
+    rows = [{"label": "learned", "step_of": [0, 1, 2, 3], "values": [0, 1, 2, 3], "confidence": [0.9] * 4}]
+    fig = fo.replay_images(rows, (2, 2), 1, 4)
+    assert fig.layout.showlegend and {"still masked", "just revealed (outline)"} <= {t.name for t in fig.data}
+    bar = fo.elbo_terms(["o1", "o2"], [0.6, 0.4], [1.0, 2.0], 1.4)
+    assert bar.layout.showlegend and all(t.showlegend is not False for t in bar.data[:2])
