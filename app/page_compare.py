@@ -351,15 +351,21 @@ def same_decoding_hint(model: Model, trajs: dict) -> str | None:
 def intervention(model: Model, policies: list[str], seed: int, trajs: dict, step: int) -> None:
     """"Reveal this position next": continue every policy from ``step`` with the chosen position forced."""
     names = model.meta.position_names
-    masked = [l for l in range(len(names)) if any(int(t.step_of[0, l]) >= step for t in trajs.values())]
+    # only positions no policy has revealed yet: forcing one then changes every row, not just a few
+    masked = [l for l in range(len(names)) if all(int(t.step_of[0, l]) >= step for t in trajs.values())]
+    chosen = interventions_of(model, policies, seed)
+    if chosen:
+        st.caption("Your choices: " + "; ".join(f"{names[l]} revealed at step {k + 1} in every row" for k, l in chosen))
     if not masked:
+        st.caption("Every position is revealed by at least one policy at this step: move the slider back to "
+                   "choose a position to reveal next.")
         return
     c1, c2, c3 = st.columns([2, 1, 1])
     position = c1.selectbox("Reveal this position next", masked, format_func=lambda l: names[l],
                             key="compare_force",
                             help="What if the model decoded this position now? Every policy keeps its first "
-                                 "steps, reveals this position next, then carries on with its own rule.")
-    chosen = interventions_of(model, policies, seed)
+                                 "steps, reveals this position next, then carries on with its own rule. Only "
+                                 "positions that every policy still has masked are offered.")
     if c2.button("Reveal it next", key="compare_force_go", help="Decode from here with your choice."):
         chosen.append((step, int(position)))
         st.session_state["compare_step_next"] = step + 1

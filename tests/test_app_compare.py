@@ -120,8 +120,9 @@ def test_reveal_this_position_next(page):
     assert page.slider(key="compare_step").value == 3
     assert "Showing your choices: step 3" in page.info[0].value
     for traj in list(page.session_state["compare_cache"].values())[-1].values():
-        assert int(traj.step_of[0, position]) <= 2  # revealed at step 3 (index 2), or earlier
+        assert int(traj.step_of[0, position]) == 2  # every row: it was masked in each policy (issue 13)
     assert masked
+    assert any("revealed at step 3 in every row" in c.value for c in page.caption)
     page.button(key="compare_force_undo").click().run()
     assert not page.info
 
