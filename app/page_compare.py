@@ -25,7 +25,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app import common, page_inspect, uploads
+from app import common, compare_link, page_inspect, uploads
 from app import figures_orders as fo
 from app import figures_sudoku as fs
 from core import checkpoint, data, limits, quality, sample, sudoku
@@ -315,6 +315,7 @@ def replay(model: Model, policies: list[str], seed: int, trajs: dict) -> None:
         step = st.slider("Decoding step", 0, last, key="compare_step",
                          help="Scrub through the decoding: how the sequence looks after this many steps. "
                               "Replaying never runs the model again.")
+        compare_link.write_step(step)
         show_replay(model, rows, step)
         if hint:
             st.caption(hint)
@@ -513,6 +514,7 @@ def show_scores(model: Model, policies: list[str], seed: int) -> None:
 def draw() -> None:
     common.setup_torch()
     common.restore_settings(SAVED)
+    compare_link.restore()
     st.title("Compare decoding orders")
     st.markdown("Same model, same random numbers, different orders: watch each policy decode one sample, "
                 "then see which order is easiest on held-out data.")
@@ -527,6 +529,7 @@ def draw() -> None:
     with top[1]:
         policies = choose_policies(model.meta)
     seed = common.seed_widget("compare_seed", container=top[2])
+    compare_link.write(policies, seed)
     if len(policies) < 2:
         st.warning("Choose at least two policies to compare.")
         return
@@ -549,6 +552,7 @@ def draw() -> None:
 
 def main() -> None:
     common.run_page(draw, SAVED, KEPT, KEPT_PREFIXES)
+    compare_link.box()
 
 
 if __name__ == "__main__":

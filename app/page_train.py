@@ -94,13 +94,11 @@ def apply_presets() -> bool:
     common.restore_settings(SAVED)
     for key, value in DEFAULTS.items():
         common.state(key, value)
-    if not st.session_state.get("train_query_read"):
-        st.session_state["train_query_read"] = True
-        task, seed = common.query_choice("task", TRAIN_TASKS), common.query_int("seed")
-        if task:
-            st.session_state["train_task"] = task
-        if seed is not None:
-            st.session_state["train_seed"] = seed
+    links.restore_once("train", {
+        "task": ("train_task", links.one_of(TRAIN_TASKS)), "seed": ("train_seed", links.int_in(0, common.MAX_SEED)),
+        "steps": ("train_steps", lambda raw: raw if isinstance(parse_steps(raw), int) else None),
+        "mode": ("train_mode", links.one_of(MODES)), "replay": ("replay_name", links.one_of(common.list_pretrained())),
+        "snapshot": ("replay_index", links.int_in(0, 100_000))})
     preset = st.session_state.pop("train_preset", None)
     if not isinstance(preset, dict):
         return False
@@ -477,8 +475,10 @@ def replay_mode() -> None:
         st.warning(f"{name} has no snapshot history in its metrics.json.")
         return
     if st.session_state.get("replay_loaded") != name:
-        st.session_state.update(replay_loaded=name, replay_index=0, replay_playing=False)
-    common.state("replay_index", 0)
+        if st.session_state.get("replay_loaded") is not None:  # another run chosen: from its start
+            st.session_state["replay_index"] = 0
+        st.session_state.update(replay_loaded=name, replay_playing=False)
+    st.session_state["replay_index"] = min(common.state("replay_index", 0), len(history) - 1)  # a link's may be past
     left, right = st.columns([1, 3])
     playing = st.session_state["replay_playing"]
     left.button("Pause" if playing else "Play", on_click=_toggle_play, args=(len(history),), width="stretch",
@@ -588,6 +588,19 @@ def compare_mode() -> None:
                     key=f"compare_entropy_{r.label}")
 
 
+def share_link(mode: str) -> None:
+    """The URL carries the visible settings; the sidebar offers the link (no runs travel with it)."""
+    params = {"mode": mode, "task": st.session_state.get("train_task"), "seed": st.session_state.get("train_seed"),
+              "steps": st.session_state.get("train_steps")}
+    if mode == MODES[1]:
+        params.update(replay=st.session_state.get("replay_name"), snapshot=st.session_state.get("replay_index"))
+    if params["task"] == CSV_OPTION:
+        params["task"] = None
+    written = links.write(params)
+    with st.sidebar.expander("Link to these settings"):
+        links.link_box("train", written, key="train_link")
+
+
 def welcome() -> None:
     """What the lab is about, for a student who knows autoregressive models (open until the first run)."""
     with st.expander("New here? What masked diffusion and “the order” are", expanded=not runs()):
@@ -615,6 +628,7 @@ def draw(autostart: bool) -> None:
                             help="Train a model live, replay a shipped training run instantly, or compare two "
                                  "runs of this session.")
     st.caption(MODE_CAPTIONS[mode])
+    share_link(mode)
     if mode == MODES[0]:
         train_mode(autostart)
     elif mode == MODES[1]:

@@ -107,3 +107,39 @@ def test_presenter_mode_only_when_the_link_asks():
     at.query_params["presenter"] = "1"
     at.run()
     assert at.session_state["lesson_presenter"] and any("stMetricValue" in h.value for h in at.get("html"))
+
+
+def test_a_train_link_restores_mode_task_seed_steps_and_the_replayed_snapshot(monkeypatch):
+    monkeypatch.delenv("ORDERLAB_PRETRAINED_DIR", raising=False)
+    at = AppTest.from_file(MAIN, default_timeout=60).run()
+    at.radio(key="train_mode").set_value("Replay a shipped run").run()
+    at.selectbox(key="replay_name").set_value("majority-learned").run()
+    at.slider(key="replay_index").set_value(5).run()
+    query = {k: at.query_params[k] for k in at.query_params}
+    assert query["mode"] == "Replay a shipped run" and query["replay"] == "majority-learned" and query["snapshot"] == "5"
+    fresh = AppTest.from_file(MAIN, default_timeout=60)
+    for k, v in query.items():
+        fresh.query_params[k] = v
+    fresh.run()
+    assert not fresh.exception
+    assert fresh.radio(key="train_mode").value == "Replay a shipped run"
+    assert fresh.selectbox(key="replay_name").value == "majority-learned" and fresh.slider(key="replay_index").value == 5
+
+
+def test_a_compare_link_restores_model_policies_seed_and_step(monkeypatch):
+    monkeypatch.delenv("ORDERLAB_PRETRAINED_DIR", raising=False)
+    page = str(ROOT / "app" / "page_compare.py")
+    at = AppTest.from_file(page, default_timeout=60).run()
+    at.multiselect(key="compare_policies").set_value(["learned", "confidence"]).run()
+    at.number_input(key="compare_seed").set_value(4).run()
+    at.slider(key="compare_step").set_value(3).run()
+    query = {k: at.query_params[k] for k in at.query_params}
+    assert query == {"model": "majority-learned", "policies": "learned,confidence", "seed": "4", "step": "3"}
+    fresh = AppTest.from_file(page, default_timeout=60)
+    for k, v in query.items():
+        fresh.query_params[k] = v
+    fresh.run()
+    assert not fresh.exception
+    assert fresh.selectbox(key="compare_model").value == "shipped: majority-learned"
+    assert fresh.multiselect(key="compare_policies").value == ["learned", "confidence"]
+    assert fresh.number_input(key="compare_seed").value == 4 and fresh.slider(key="compare_step").value == 3
