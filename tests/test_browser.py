@@ -6,6 +6,14 @@ Streamlit exception box is shown, and saves a full-page screenshot per page in `
 It also measures and prints, without asserting on them, how long the first live chart takes after Start
 and how long the Compare page takes to redraw after one step of its replay slider.
 
+Then the classroom journeys: a run keeps training while its student reads the Lesson (the sidebar badge's
+step grows) and a zoom on one of its live charts survives the live updates; the Lesson is walked with Next /
+Back through every step, and step 5's live run reaches group precedence 0.75; a Lesson link opened in a
+fresh browser context shows the same numbers, without presenter mode; presenter mode at 1400x900 has metric
+values, labels and chart text of 18 px or more (measured on the drawn text); two student contexts follow a
+teacher's shared run on the Class page and see each step within about a second of each other (printed with
+the load average).
+
 Shipped checkpoints are optional: the server sees a copy of the complete ones (those with
 ``metrics.json``), so folders still being written in ``pretrained/`` cannot disturb it, and the Compare
 page is pointed at this session's own run.
@@ -300,6 +308,7 @@ def test_a_run_keeps_training_on_other_pages(page):
     rerun(page, page.get_by_role("button", name="Start", exact=True).click)
     page.get_by_test_id("stMain").get_by_test_id("stProgress").get_by_text(
         re.compile(r"running · step [1-9]")).wait_for(timeout=TRAIN_TIMEOUT_MS)
+    zoom_survives_live_updates(page)
     open_page(page, "Lesson")
     badge = page.locator(".st-key-run_badge")
     badge.get_by_text(re.compile(r"running · step [1-9]")).wait_for()
@@ -314,6 +323,28 @@ def test_a_run_keeps_training_on_other_pages(page):
     open_page(page, "Train")
     assert shown_step(page.get_by_test_id("stMain").get_by_test_id("stProgress").first) >= later
     rerun(page, page.get_by_role("button", name="Stop", exact=True).click)
+
+
+def x_range(page, key: str) -> list[float]:
+    return page.evaluate(f"""() => document.querySelector('.st-key-{key} .js-plotly-plot')._fullLayout.xaxis.range""")
+
+
+def zoom_survives_live_updates(page) -> None:
+    """Drag a zoom box on the live NELBO chart; after several live ticks the chart is still zoomed."""
+    page.locator(".st-key-live_entropy .main-svg").first.wait_for(timeout=TRAIN_TIMEOUT_MS)
+    area = page.locator(".st-key-live_entropy .nsewdrag").first
+    area.scroll_into_view_if_needed()
+    box = area.bounding_box()
+    before = x_range(page, "live_entropy")
+    page.mouse.move(box["x"] + box["width"] * 0.1, box["y"] + box["height"] * 0.5)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.6, steps=8)
+    page.mouse.up()
+    zoomed = x_range(page, "live_entropy")
+    time.sleep(4)  # four live ticks
+    after = x_range(page, "live_entropy")
+    report(f"zoom on a live chart: x range {before} -> zoomed {zoomed} -> after 4 s of live updates {after}")
+    assert zoomed != before and after == zoomed
 
 
 def test_lesson_walks_every_step_and_trains_live(page):
@@ -422,7 +453,7 @@ def test_class_mode_two_students_follow_the_teachers_run(page):
         report(f"class mode: students' steps differ by at most {max(abs(a - b) for _, a, b in samples)}; "
                f"a step seen by one is seen by the other within {max(lags or [0]):.2f} s (median "
                f"{statistics.median(lags or [0]):.2f} s); load average {os.getloadavg()[0]:.1f}")
-        assert max(lags or [0]) <= 2.5
+        assert max(lags or [0]) <= 3.0  # one follower tick (1 s) each, plus a rerun on a loaded server
         assert not students[0][1].get_by_role("button", name="Pause").count()  # read-only
         screenshot(students[0][1], "class_student")
     finally:
