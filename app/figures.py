@@ -210,7 +210,9 @@ def exponent_trajectories(history: list[dict], names: list[str] | None = None,
     for l, name in enumerate(names):
         fig.add_trace(go.Scatter(x=steps, y=w[:, l], mode="lines", name=name, line=dict(color=_colour(l)),
                                  hovertemplate=f"{name}<br>step %{{x}}: w=%{{y:.3g}}<extra></extra>"))
-    fig.update_yaxes(type="log")
+    lo, hi = _log_range(w.ravel())  # at least a factor 2 each way: a flat start does not crowd the ticks
+    ticks = _log_ticks(lo, hi)
+    fig.update_yaxes(type="log", range=[lo, hi], tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
     _step_axis(fig, steps, total_steps)
     return _layout(fig, "Exponents w_l over training (log scale)", "training step", "w_l",
                    legend=dict(title="position"))
