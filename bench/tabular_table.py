@@ -109,9 +109,10 @@ def fidelity_table(fidelity: list[dict], tables: list[str]) -> str:
     """Markdown: every fidelity metric per table and row (ours, the ceiling, the published rows)."""
     lines = ["| table | rows | " + " | ".join(HEADS[m] for m in METRICS) + " |", "|---|---|" + "---|" * len(METRICS)]
     for table in tables:
-        for config, label in (("linear", "linear (ours)"), ("learned", "learned (ours)")):
+        for config in CONFIGS:
             cells = [_mean_std(_values(fidelity, table, config, m), 4) for m in METRICS]
-            lines.append(f"| {table} | {label} | " + " | ".join(cells) + " |")
+            seeds = len(_values(fidelity, table, config, "shape"))
+            lines.append(f"| {table} | {config} (ours, {seeds} seeds) | " + " | ".join(cells) + " |")
         ceiling = next((r for r in fidelity if r["table"] == table and r["config"] == "real-test"), None)
         cells = [f"{ceiling[m]:.4f}" if ceiling else "—" for m in METRICS]
         lines.append(f"| {table} | real test vs train (ceiling) | " + " | ".join(cells) + " |")

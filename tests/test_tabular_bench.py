@@ -228,5 +228,5 @@ def test_saved_states_are_scored_for_fidelity_and_tabulated(raw_root, tmp_path):
     assert "0 ceiling(s) and 0 run(s) to score" in again.stdout
     table = subprocess.run([sys.executable, "bench/tabular_table.py", str(out)], cwd=ROOT, capture_output=True,
                            text=True, timeout=300).stdout
-    assert "| shoppers | linear (ours) |" in table and "| shoppers | MDM(LS) (paper) | 0.9832 | 0.9710 |" in table
+    assert "| shoppers | linear (ours, 2 seeds) |" in table and "| shoppers | MDM(LS) (paper) | 0.9832 | 0.9710 |" in table
     assert "| shoppers | " in table.split("\n\n")[0] and "2 / 2 |" in table
