@@ -13,9 +13,12 @@ if [ "${ORDERLAB_REUSE_VENV:-0}" != 1 ] || [ ! -x "$venv/bin/python" ]; then
   rm -rf "$venv"
   python3 -m venv "$venv"
   # setuptools from the lock first, then the project without build isolation: the build is pinned too.
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check -c requirements.lock setuptools
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-build-isolation \
-    -c requirements.lock -e ".[dev]"
+  # (pip's warnings about configured index folders that do not exist on this machine are filtered out.)
+  {
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -c requirements.lock setuptools
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-build-isolation \
+      -c requirements.lock -e ".[dev]"
+  } 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 fi
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
   # Playwright drives this system browser; its own browser download is not used.
