@@ -32,7 +32,9 @@ def config(fig: go.Figure) -> dict:
 
 
 def plot(box, fig: go.Figure, key: str, **kwargs) -> None:
-    """Draw ``fig`` in ``box`` (``st``, a column, a container) with the lab's toolbar and presenter fonts."""
+    """Draw ``fig`` in ``box`` (``st``, a column, a container) with the lab's toolbar and presenter fonts
+    (on a copy: a figure the caller keeps or caches is never changed)."""
+    fig = go.Figure(fig)
     fig.update_layout(title_x=0, title_xanchor="left")
     presenter.style(fig)
     box.plotly_chart(fig, key=key, config=config(fig), **kwargs)

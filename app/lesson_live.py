@@ -116,7 +116,7 @@ def show(history: list[dict], meta, total: int, key: str, delay: int | None) -> 
         return
     last = history[-1]
     c1, c2, c3 = st.columns(3)
-    c1.metric("Training step", f"{last['step']:,}")
+    c1.metric("Evaluated at step", f"{last['step']:,}", help="The step of the latest evaluation (every 25 steps).")
     c2.metric("Group precedence", f"{last.get('group_precedence', 0.5):.2f}", help="P(bit before vote).")
     c3.metric("Held-out loss (nats)", f"{last['heldout_nelbo']:.2f}", help="Lower is better.")
     if delay and last["step"] < delay:

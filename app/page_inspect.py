@@ -18,7 +18,7 @@ import concurrent.futures
 import streamlit as st
 import torch
 
-from app import common, figures, uploads
+from app import charts, common, figures, uploads
 from app import figures_orders as fo
 from core import checkpoint, limits
 from core.orders import (
@@ -234,7 +234,7 @@ def plot_figures(ckpt: checkpoint.Checkpoint, stats: dict) -> dict:
 def show_plots(ckpt: checkpoint.Checkpoint, stats: dict) -> None:
     """The entropy meter, then two rows of two plots: what the schedule is, and what order it gives."""
     figs = plot_figures(ckpt, stats)
-    st.plotly_chart(figs.pop("inspect_entropy"), width="stretch", key="inspect_entropy")
+    charts.plot(st, figs.pop("inspect_entropy"), width="stretch", key="inspect_entropy")
     for note in limit_notes(ckpt.meta.length, stats):
         st.caption(note)
     grid = figs.pop("inspect_grid", None)
@@ -242,9 +242,9 @@ def show_plots(ckpt: checkpoint.Checkpoint, stats: dict) -> None:
         columns = st.columns(2)
         for column, key in zip(columns, row):
             if key in figs:
-                column.plotly_chart(figs[key], width="stretch", key=key)
+                charts.plot(column, figs[key], width="stretch", key=key)
     if grid is not None:
-        st.plotly_chart(grid, width="content", key="inspect_grid")
+        charts.plot(st, grid, width="content", key="inspect_grid")
 
 
 def limit_notes(L: int, stats: dict) -> list[str]:

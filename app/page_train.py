@@ -455,7 +455,7 @@ def preview(dataset: data.Dataset | None) -> None:
                   "alpha_l(t) = 1 - t, so all decoding orders are equally likely. Training the learned "
                   "schedule moves each position's curve: positions whose curves drop later (larger w) are "
                   "decoded earlier.")
-    right.plotly_chart(figures.alpha_curves([1.0] * meta.length, meta.position_names), key="preview_alpha")
+    charts.plot(right, figures.alpha_curves([1.0] * meta.length, meta.position_names), key="preview_alpha")
 
 
 def replay_mode() -> None:

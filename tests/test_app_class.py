@@ -143,3 +143,17 @@ def test_a_compare_link_restores_model_policies_seed_and_step(monkeypatch):
     assert fresh.selectbox(key="compare_model").value == "shipped: majority-learned"
     assert fresh.multiselect(key="compare_policies").value == ["learned", "confidence"]
     assert fresh.number_input(key="compare_seed").value == 4 and fresh.slider(key="compare_step").value == 3
+
+
+def test_a_shared_replay_is_followed_at_the_same_snapshot(monkeypatch):
+    monkeypatch.delenv("ORDERLAB_PRETRAINED_DIR", raising=False)
+    teacher = AppTest.from_file(MAIN, default_timeout=60).run()
+    teacher.radio(key="train_mode").set_value("Replay a shipped run").run()
+    teacher.selectbox(key="replay_name").set_value("majority-learned").run()
+    teacher.button(key="replay_share").click().run()
+    code = teacher.session_state["replay_share_code"]
+    followers = [student(code) for _ in range(2)]
+    texts = [at.get("progress")[0].proto.text for at in followers]
+    assert all("replay of **majority-learned**" in t for t in texts) and not any(at.exception for at in followers)
+    snapshots = [int(t.split("snapshot ")[1].split(" /")[0]) for t in texts]
+    assert abs(snapshots[0] - snapshots[1]) <= 2  # the same clock: at most a tick or two apart
