@@ -13,7 +13,8 @@ The server trains at most ``limits.max_concurrent_runs()`` runs at once (one per
 ``$ORDERLAB_MAX_CONCURRENT_RUNS`` changes it): :data:`BUDGET` is shared by every session, and a run that
 finds every slot taken waits in a first-come queue, which the page shows, instead of slowing every run down.
 A slot is given back when its run pauses, stops or finishes, or when nobody asks for it any more
-(``LEASE_S``). A background run that no page has looked at for ``ABANDON_S`` (its browser closed) pauses.
+(``LEASE_S``). A background run that no page has looked at for ``ABANDON_S`` (its browser closed) pauses,
+and the worker of a paused run nobody looks at ends (resuming starts a new one).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ LEASE_S = 10.0  # a slot or queue place not asked for in this long is given up (
 ABANDON_S = 600.0  # a background run nobody has looked at for this long pauses (a closed browser)
 ROUND_S = 0.25  # training time per round of a worker thread: a pause waits at most about this long
 QUEUE_POLL_S = 0.5  # how often a queued worker asks for a slot again
+PARK_S = 5.0  # a paused worker looks again this often (whether its run was abandoned)
 
 
 class TrainingBudget:
@@ -294,11 +296,14 @@ class TrainingRun:
     def _work(self) -> None:
         """Train while running, park while paused, end when stopped or done."""
         while self.state not in ("stopped", "done"):
+            abandoned = self._clock() - self.last_seen > ABANDON_S
             if self.state != "running":
-                self._wake.wait(timeout=5.0)
+                if abandoned:
+                    return  # nobody will resume it: end the thread (a later resume starts a new one)
+                self._wake.wait(timeout=PARK_S)
                 self._wake.clear()
                 continue
-            if self._clock() - self.last_seen > ABANDON_S:
+            if abandoned:
                 self.pause()
                 continue
             if self.advance(ROUND_S) == 0 and self.queue_place:

@@ -474,3 +474,24 @@ def test_replay_overlays_the_shipped_seeds_with_a_band(monkeypatch):
     band = next(s for t, s in charts(at).items() if t.startswith("Group precedence, every shipped seed"))
     names = {d.get("name") for d in band["data"]}
     assert "range over 3 seeds" in names and {"majority-learned (seed 1)", "majority-learned (seed 2)"} <= names
+
+
+def test_an_abandoned_background_run_pauses_and_its_worker_ends(tiny_dataset, monkeypatch):
+    monkeypatch.setattr(training_runner, "PARK_S", 0.05)
+    now = [0.0]
+    run = TrainingRun(TrainConfig(steps=10_000, **TINY), tiny_dataset, background=True, clock=lambda: now[0])
+    run.start()
+    deadline = time.monotonic() + 60
+    while run.trainer.step_count < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    now[0] = training_runner.ABANDON_S + 1  # no page looked at it for that long (a closed browser)
+    run._worker.join(30)
+    assert run.state == "paused" and not run._worker.is_alive()
+    run.touch()
+    run.resume()  # a page came back: a new worker trains it again
+    steps = run.trainer.step_count
+    while run.trainer.step_count == steps:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    run.stop()
