@@ -158,8 +158,12 @@ def upload_controls() -> None:
         if st.session_state.get(STATE, {}).get("label", "").startswith("upload:"):
             st.session_state.pop(STATE, None)  # no stale figures under the error
         st.error(f"This upload cannot be used: {result['error']}")
-    elif st.session_state.get(STATE, {}).get("label") != result["key"]:
-        set_current(result["key"], result["ckpt"])
+    else:
+        if st.session_state.get(STATE, {}).get("label") != result["key"]:
+            set_current(result["key"], result["ckpt"])
+        if (result["ckpt"].metrics or {}).get("history"):
+            st.caption("This checkpoint carries its training history (metrics.json): replay it on the **Train** "
+                       "page, Mode *Replay a shipped run*, first entry.")
 
 
 def hub_controls() -> None:

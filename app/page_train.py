@@ -458,16 +458,33 @@ def preview(dataset: data.Dataset | None) -> None:
     charts.plot(right, figures.alpha_curves([1.0] * meta.length, meta.position_names), key="preview_alpha")
 
 
+UPLOADED = "the checkpoint uploaded on Inspect"
+
+
+def uploaded_with_history():
+    """The checkpoint last uploaded on the Inspect page, when its metrics.json holds a snapshot history."""
+    result = st.session_state.get("inspect_upload_result") or {}
+    ckpt = result.get("ckpt")
+    history = [s for s in ((ckpt.metrics or {}).get("history") or []) if isinstance(s, dict)
+               and "exponents" in s and "step" in s] if ckpt is not None else []
+    return (ckpt, history) if history else (None, [])
+
+
 def replay_mode() -> None:
     names = common.list_pretrained()
+    uploaded, uploaded_history = uploaded_with_history()
+    if uploaded is not None:
+        names = [UPLOADED] + names
     if not names:
         st.info(f"No shipped runs in {common.pretrained_dir()} yet. Train one live instead.")
         return
     name = st.selectbox("Shipped run", names, key="replay_name",
-                        help="A checkpoint in pretrained/; its metrics.json holds the snapshot history "
-                             "recorded during training, which plays back here without any training.")
+                        help="A checkpoint in pretrained/ (or the one you uploaded on the Inspect page with its "
+                             "metrics.json); its snapshot history recorded during training plays back here "
+                             "without any training.")
     try:
-        ckpt, history = common.load_pretrained(name), common.pretrained_history(name)
+        ckpt, history = ((uploaded, uploaded_history) if name == UPLOADED else
+                         (common.load_pretrained(name), common.pretrained_history(name)))
     except ValueError as e:
         st.error(f"Cannot load {name}: {e}")
         return
@@ -488,8 +505,9 @@ def replay_mode() -> None:
     st.caption(f"Task **{ckpt.meta.name}**, schedule **{ckpt.config.get('schedule', '?')}**, "
                f"seed {ckpt.config.get('seed', '?')}, {len(history)} snapshots.")
     companions = companion_histories(name, ckpt)
-    seeds_band(name)
-    if st.button("Share this replay with the class", key="replay_share",
+    if name != UPLOADED:
+        seeds_band(name)
+    if name != UPLOADED and st.button("Share this replay with the class", key="replay_share",
                  help="Every student who opens the link watches the same snapshot as you, from now on."):
         code = class_mode.REGISTRY.share_replay(name, float(st.session_state["replay_speed"]), name)
         st.session_state["replay_share_code"] = code

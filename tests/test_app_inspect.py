@@ -243,3 +243,21 @@ def test_the_hub_box_never_reads_the_servers_disk(page, text, monkeypatch):
     assert not page.exception
     message = page.error[0].value
     assert "\n" not in message and "/etc" not in message and "is a file" not in message and "looked in" not in message
+
+
+def test_an_uploaded_history_replays_on_the_train_page(shipped, monkeypatch):
+    """Issue 13: a shipped folder's three files keep their training history, which replays on the Train page."""
+    monkeypatch.setenv("ORDERLAB_PRETRAINED_DIR", str(shipped))
+    main = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=60).run()
+    main.switch_page("page_inspect.py").run()
+    main.radio(key="inspect_source").set_value("Upload").run()
+    folder = shipped / "tiny-pairs"
+    files = [(p.name, p.read_bytes(), "application/octet-stream") for p in sorted(folder.iterdir())
+             if p.name in ("config.json", "model.safetensors", "metrics.json")]
+    assert len(files) == 3
+    uploader(main).set_value(files).run()
+    assert not main.exception and any("training history" in c.value for c in main.caption)
+    main.switch_page("page_train.py").run()
+    main.radio(key="train_mode").set_value("Replay a shipped run").run()
+    assert main.selectbox(key="replay_name").value == "the checkpoint uploaded on Inspect"
+    assert not main.exception and main.slider(key="replay_index") is not None
