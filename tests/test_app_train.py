@@ -104,11 +104,9 @@ def test_live_training_grows_the_history_and_draws_the_views():
     assert metric.delta.startswith(("≈ equal to linear baseline", "+", "-"))
     progress = at.get("progress")[0].proto.text
     assert "since Start (pauses not counted)" in progress and " / 8" in progress
-    sizes = [len(run.trainer.history)]
-    wait_for(at, lambda: run.state == "done")
-    sizes.append(len(run.trainer.history))
+    wait_for(at, lambda: run.state == "done")  # the worker may get there before the first tick: no growth check
     at.run()
-    assert sizes[-1] > sizes[0] >= 1 and not at.exception
+    assert [s["step"] for s in run.trainer.history] == [0, 2, 4, 6, 8] and not at.exception
     figs = charts(at)
     heat = next(s for t, s in figs.items() if t.startswith("Expected decode step of each position"))
     assert heat["data"][0]["y"] == run.meta.position_names and len(run.meta.position_names) == 8
