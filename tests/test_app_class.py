@@ -52,14 +52,14 @@ def test_students_follow_the_teachers_run_without_training():
     while run.trainer.step_count < 5:
         assert time.monotonic() < deadline
         time.sleep(0.2)
-    steps = []
     for at in students:
+        before = run.trainer.step_count
         at.run()
+        after = run.trainer.step_count
         assert not at.exception
-        steps.append(shown_step(at))
+        assert before <= shown_step(at) <= after  # the teacher's run as it was during this tick
         assert not at.session_state["train_runs"] if "train_runs" in at.session_state else True
         assert not [b for b in at.button if b.label in ("Pause", "Stop", "Start")]  # read-only
-    assert abs(steps[0] - steps[1]) <= 10 and min(steps) >= 5  # the same run, a tick apart at most
     run.stop()
 
 
