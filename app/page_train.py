@@ -303,6 +303,7 @@ def start_run(config: TrainConfig, dataset: data.Dataset) -> None:
     del runs()[:-MAX_RUNS]
     run.start()
     st.session_state["train_started_at"] = time.monotonic()
+    st.session_state["train_started_now"] = True
     st.session_state["train_last_seed"] = config.seed
 
 
@@ -635,6 +636,10 @@ def welcome() -> None:
 def main() -> None:
     autostart = apply_presets()
     common.run_page(lambda: draw(autostart), SAVED, tuple(DEFAULTS) + KEPT, KEPT_PREFIXES)
+    if st.session_state.pop("train_started_now", False):
+        # the double-click window counts from when the page that started the run has been drawn: the second
+        # click of a double click waits for that rerun, however long drawing took on a loaded server
+        st.session_state["train_started_at"] = time.monotonic()
 
 
 def draw(autostart: bool) -> None:
