@@ -324,31 +324,6 @@ def test_a_run_keeps_training_on_other_pages(page):
     rerun(page, page.get_by_role("button", name="Stop", exact=True).click)
 
 
-def x_range(page, key: str) -> list[float]:
-    return page.evaluate(f"""() => document.querySelector('.st-key-{key} .js-plotly-plot')._fullLayout.xaxis.range""")
-
-
-def zoom_survives_live_updates(page) -> None:
-    """Drag a zoom box on the live NELBO chart; after several live ticks the chart is still zoomed.
-
-    Not part of the walk for now: on an idle machine the zoom was reset after 4 s of live updates (on a
-    loaded one it survived), so the behaviour is not reliable yet."""
-    page.locator(".st-key-live_entropy .main-svg").first.wait_for(timeout=TRAIN_TIMEOUT_MS)
-    area = page.locator(".st-key-live_entropy .nsewdrag").first
-    area.scroll_into_view_if_needed()
-    box = area.bounding_box()
-    before = x_range(page, "live_entropy")
-    page.mouse.move(box["x"] + box["width"] * 0.1, box["y"] + box["height"] * 0.5)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.6, steps=8)
-    page.mouse.up()
-    zoomed = x_range(page, "live_entropy")
-    time.sleep(4)  # four live ticks
-    after = x_range(page, "live_entropy")
-    report(f"zoom on a live chart: x range {before} -> zoomed {zoomed} -> after 4 s of live updates {after}")
-    assert zoomed != before and after == zoomed
-
-
 def test_lesson_walks_every_step_and_trains_live(page):
     open_page(page, "Lesson")
     page.get_by_role("heading", name=re.compile(r"^0 · One order")).wait_for()
