@@ -7,7 +7,7 @@ It also measures and prints, without asserting on them, how long the first live 
 and how long the Compare page takes to redraw after one step of its replay slider.
 
 Then the classroom journeys: a run keeps training while its student reads the Lesson (the sidebar badge's
-step grows) and a zoom on one of its live charts survives the live updates; the Lesson is walked with Next /
+step grows); the Lesson is walked with Next /
 Back through every step, and step 5's live run reaches group precedence 0.75; a Lesson link opened in a
 fresh browser context shows the same numbers, without presenter mode; presenter mode at 1400x900 has metric
 values, labels and chart text of 18 px or more (measured on the drawn text); two student contexts follow a
