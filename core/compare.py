@@ -46,13 +46,8 @@ def main(argv=None) -> int:
                                   budget_s=limits.CLI_SECONDS)
     except ValueError as e:
         parser.error(str(e))
-    if args.json:
-        print(json.dumps({name: s.to_json() for name, s in scores.items()}))
-    else:
-        print(f"# {ckpt.meta.name!r}: {heldout.shape[0]} held-out sequences, {args.n_samples} samples per "
-              f"policy, seed {args.seed}")
-        print(format_table(scores))
-    return 0
+    return _report(args, scores, f"# {ckpt.meta.name!r}: {heldout.shape[0]} held-out sequences, "
+                   f"{args.n_samples} samples per policy, seed {args.seed}", format_table)
 
 
 def _solve(ckpt, policies, args) -> int:
@@ -62,12 +57,18 @@ def _solve(ckpt, policies, args) -> int:
     solutions, given = sudoku.task_puzzles(ckpt.meta.params, "heldout", args.puzzles)
     scores = solve_rates(ckpt, solutions, given, policies, seed=args.seed, k=args.k,
                          temperature=_temperature(args, 0.0), budget_s=limits.CLI_SECONDS)
+    size = ckpt.meta.params["size"]
+    return _report(args, scores, f"# {ckpt.meta.name!r} {size}x{size}: {args.puzzles} held-out puzzles, seed "
+                   f"{args.seed}, k {args.k}, temperature {_temperature(args, 0.0):g}", format_solve_table)
+
+
+def _report(args, scores: dict, header: str, table) -> int:
+    """Print ``scores`` as one JSON object (``--json``) or as the header line and ``table(scores)``."""
     if args.json:
         print(json.dumps({name: s.to_json() for name, s in scores.items()}))
     else:
-        print(f"# {ckpt.meta.name!r} {ckpt.meta.params['size']}x{ckpt.meta.params['size']}: {args.puzzles} "
-              f"held-out puzzles, seed {args.seed}, k {args.k}, temperature {_temperature(args, 0.0):g}")
-        print(format_solve_table(scores))
+        print(header)
+        print(table(scores))
     return 0
 
 

@@ -270,7 +270,8 @@ class Trainer:
         With ``evaluate`` (the default) a run stopped between evaluations is evaluated first; without, the
         history is left as it is (an interrupted run saved for ``--resume``).
         """
-        if (evaluate or not self.history) and (not self.history or self.history[-1]["step"] != self.step_count):
+        stale = not self.history or self.history[-1]["step"] != self.step_count
+        if stale and (evaluate or not self.history):
             self.evaluate()
         last = self.history[-1]
         return {**last, "schedule": self.config.schedule, "task": self.meta.name,
