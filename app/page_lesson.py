@@ -18,13 +18,13 @@ import math
 import pandas as pd
 import streamlit as st
 import torch
-import torch.nn.functional as F
 
 from app import charts, common, figures, lesson_intro, lesson_link, lesson_live, lesson_nav, presenter, task_text
 from app import figures_orders as fo
 from app import figures_sudoku as fs
 from core import data, elbo, orders, sudoku
 from core.schedules import make_schedule
+from core.toys import RandomDenoiser
 
 LESSON_TASKS = {"pairs": {"n": 2}, "addition": {"digits": 1}, "parity": {"n": 2}}
 POLICIES = ("learned", "random", "left_to_right")
@@ -42,20 +42,7 @@ SAVED = "lesson_saved_settings"
 KEPT_PREFIXES = ("lesson_w_",)
 
 
-# --- the example: data, exponents, a fixed random denoiser --------------------------------------------
-
-
-class RandomDenoiser:
-    """A fixed random time-agnostic denoiser for tiny examples: ``logits = one_hot(z) @ W`` (seeded)."""
-
-    def __init__(self, num_positions: int, vocab_size: int, seed: int, scale: float = 1.5):
-        g = torch.Generator().manual_seed(seed)
-        self.L, self.vocab_size, self.mask_id = num_positions, vocab_size, vocab_size
-        self.W = torch.randn(num_positions * (vocab_size + 1), num_positions * vocab_size, generator=g) * scale
-
-    def __call__(self, z: torch.Tensor) -> torch.Tensor:
-        onehot = F.one_hot(z, self.vocab_size + 1).float().flatten(1)  # [B, L * (V + 1)]
-        return (onehot @ self.W).view(-1, self.L, self.vocab_size)  # [B, L, V]
+# --- the example: data and exponents (the fixed random denoiser is core.toys.RandomDenoiser) --------------------------------------------
 
 
 def example(task: str, seed: int) -> tuple[data.DataMeta, torch.Tensor]:
@@ -257,7 +244,7 @@ def step_elbo(meta, x, w, seed) -> None:
                 "orders** drawn from Plackett–Luce. Here a fixed random denoiser scores the sequence "
                 f"**{data.format_sample(meta, x[0])}** along every one of the {math.factorial(meta.length)} "
                 "orders.")
-    denoiser = RandomDenoiser(meta.length, meta.vocab_size, seed)
+    denoiser = RandomDenoiser(meta.length, meta.vocab_size, seed, scale=1.5)
     check = elbo_check(denoiser, x, w, seed)
     c1, c2, c3 = st.columns(3)
     c1.metric("Σ P(pi) × AR loss", f"{check['sum']:.4f}", help="Weighted sum of the table below.")

@@ -15,7 +15,7 @@ from core.elbo import (
 )
 from core.orders import all_orders, order_log_prob
 from core.schedules import CosineSchedule, LearnedPolynomialSchedule, LinearSchedule
-from core.tests.toys import JointDenoiser, RandomDenoiser
+from core.toys import JointDenoiser, RandomDenoiser
 
 Z = 4.5  # |estimate - exact| < Z * s.e.: a false alarm is ~1e-5 per check, and seeds are fixed
 

@@ -22,7 +22,7 @@ from core.quality import (
 )
 from core.sample import sample
 from core.schedules import LearnedPolynomialSchedule
-from core.tests.toys import RandomDenoiser
+from core.toys import RandomDenoiser
 
 
 class PairsOracle:

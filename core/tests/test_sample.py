@@ -20,7 +20,7 @@ from core.sample import (
     teacher_forced,
 )
 from core.schedules import LearnedPolynomialSchedule, LinearSchedule
-from core.tests.toys import RandomDenoiser
+from core.toys import RandomDenoiser
 
 Z = 4.5  # binomial checks: |freq - p| < Z * s.e.; seeds are fixed
 W = torch.tensor([2.0, 0.3, 1.0, 5.0])

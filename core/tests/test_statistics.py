@@ -6,7 +6,7 @@ import torch
 
 from core.elbo import exact_nelbo, heldout_nelbo, mixture_components, nelbo
 from core.schedules import LearnedPolynomialSchedule
-from core.tests.toys import JointDenoiser, RandomDenoiser
+from core.toys import JointDenoiser, RandomDenoiser
 
 Z = 4.5  # as in test_elbo.py: a false alarm is ~1e-5 per check, and seeds are fixed
 

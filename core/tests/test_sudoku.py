@@ -12,7 +12,7 @@ from core import sudoku as sd
 from core.elbo import discrete_nelbo, exact_nelbo, heldout_nelbo, nelbo, objective, order_nll, token_nll
 from core.sample import sample, teacher_forced
 from core.schedules import LearnedPolynomialSchedule
-from core.tests.toys import RandomDenoiser
+from core.toys import RandomDenoiser
 
 Z = 4.5  # |estimate - exact| < Z * s.e., as in test_elbo.py; seeds are fixed
 

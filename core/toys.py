@@ -1,4 +1,5 @@
-"""Tiny hand-made denoisers for the math tests: logits = denoiser(z), z with mask id V."""
+"""Tiny hand-made denoisers, ``logits = denoiser(z)`` with mask id V: the math tests drive ``elbo`` and
+``decoding`` with them, and the Lesson page uses ``RandomDenoiser`` as its fixed example model."""
 
 import itertools
 
@@ -6,7 +7,7 @@ import torch
 
 
 class RandomDenoiser:
-    """A fixed random function of the whole input: logits_l = sum_m E[m, z_m, l] (bidirectional)."""
+    """A fixed random function of the whole input: logits_l = sum_m E[m, z_m, l] (bidirectional, seeded)."""
 
     def __init__(self, L: int, V: int, seed: int = 0, scale: float = 1.0):
         g = torch.Generator().manual_seed(seed)
