@@ -52,7 +52,7 @@ def main() -> None:
     if not hasattr(ckpt.schedule, "rho"):
         fail(p, "the checkpoint's schedule is not learned")
     ckpt.model.eval()
-    from core.data import make_task
+    from core.tasks import make_task
 
     heldout = make_task(ckpt.meta.name, **ckpt.meta.params).heldout
     rows, reference = [], None

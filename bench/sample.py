@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core import data
+from core import tasks
 from core.model import Denoiser, ModelConfig
 from core.sample import POLICIES, open_checkpoint, sample
 from core.schedules import make_schedule
@@ -45,7 +45,7 @@ def load_parts(path: str | None):
     if path is not None:
         ckpt = open_checkpoint(path)
         return ckpt.model, ckpt.schedule, ckpt.meta, f"checkpoint {path}"
-    meta = data.make_task("pairs", num_train=1, num_heldout=0).meta
+    meta = tasks.make_task("pairs", num_train=1, num_heldout=0).meta
     torch.manual_seed(0)
     model = Denoiser(ModelConfig(meta.num_categories, d_model=64, n_layers=2, n_heads=4))
     schedule = make_schedule("learned", meta.length, init=torch.rand(meta.length) + 0.5)

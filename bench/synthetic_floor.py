@@ -23,7 +23,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import checkpoint, data  # noqa: E402
+from core import checkpoint, tasks  # noqa: E402
+from core.meta import DataMeta  # noqa: E402
 from core.elbo import heldout_nelbo  # noqa: E402
 
 FRESH_SEED = 987_654  # a data seed no shipped run uses
@@ -44,10 +45,10 @@ def support(task: str, params: dict) -> int | None:
     return round(math.exp(entropy(task, params)))
 
 
-def fresh_rows(meta: data.DataMeta, rows: int) -> torch.Tensor:
+def fresh_rows(meta: DataMeta, rows: int) -> torch.Tensor:
     """``rows`` sequences of the checkpoint's task drawn with ``FRESH_SEED``."""
     params = {k: v for k, v in meta.params.items() if k not in ("seed", "num_train", "num_heldout")}
-    return data.make_task(meta.name, seed=FRESH_SEED, num_train=rows, num_heldout=0, **params).train
+    return tasks.make_task(meta.name, seed=FRESH_SEED, num_train=rows, num_heldout=0, **params).train
 
 
 @torch.no_grad()

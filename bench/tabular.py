@@ -29,7 +29,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core import checkpoint, data, uci  # noqa: E402
+from core import checkpoint, limits, uci  # noqa: E402
+from core.meta import Dataset  # noqa: E402
 from core.elbo import heldout_nelbo  # noqa: E402
 from core.orders import expected_rank  # noqa: E402
 from core.quality import column_shape, pair_trend  # noqa: E402
@@ -95,7 +96,7 @@ def run_one(table: str, config: str, seed: int, settings: Settings, root: str | 
     start = time.perf_counter()
     full, test = uci.load_table(table, root, num_bins=settings.num_bins)
     train, val = _carve(full.train, settings)
-    dataset = data.Dataset(train=train, heldout=val, meta=full.meta)
+    dataset = Dataset(train=train, heldout=val, meta=full.meta)
     trainer = Trainer(_train_config(table, config, seed, settings), dataset)
     best = _train_keep_best(trainer)
     trainer.model.load_state_dict(best["model"])
@@ -375,7 +376,7 @@ def check_args(args) -> str | None:
 
 
 def _check_numbers(args) -> str | None:
-    for name, low, high in (("steps", 1, None), ("num_bins", 2, data.MAX_CATEGORIES), ("jobs", 1, None)):
+    for name, low, high in (("steps", 1, None), ("num_bins", 2, limits.MAX_CATEGORIES), ("jobs", 1, None)):
         value, flag = getattr(args, name), f"--{name.replace('_', '-')}"
         if value is not None and value < low:
             return f"{flag} must be >= {low}, got {value}"

@@ -21,7 +21,8 @@ from torch import nn
 
 from core import atomic
 from core import limits
-from core.data import DataMeta
+from core.checks import short
+from core.meta import DataMeta
 from core.model import Denoiser, ModelConfig
 from core.schedules import (
     SCHEDULES,
@@ -196,7 +197,7 @@ def check_repo_id(repo_id) -> str:
     repo_id = repo_id.strip()
     # echo only what could be an id (a typo is worth seeing), never a path or URL
     plain = re.fullmatch(r"[A-Za-z0-9][\w.-]*(/[\w.-]*)*", repo_id) and ".." not in repo_id
-    shown = limits._short(repo_id) if plain else "this"
+    shown = short(repo_id) if plain else "this"
     if repo_id.count("/") != 1 or not repo_id.isascii() or not repo_id.isprintable():
         raise ValueError(f"{shown} is not a Hugging Face Hub repo id: expected owner/name (letters, digits, "
                          "'-', '_', '.'), not a path or a URL")
@@ -222,7 +223,7 @@ def _resolve(path_or_repo_id, revision, cache_dir) -> Path:
         raise ValueError(f"{name!r} is a file; a checkpoint is a directory holding {CONFIG_NAME} and "
                          f"{WEIGHTS_NAME}")
     if not REPO_ID.fullmatch(name) or ".." in name or "--" in name:
-        raise ValueError(f"{limits._short(name)} is neither a local checkpoint directory nor a Hugging Face "
+        raise ValueError(f"{short(name)} is neither a local checkpoint directory nor a Hugging Face "
                          "Hub repo id (owner/name)")
     return Path(_download(name, revision, cache_dir))
 

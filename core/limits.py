@@ -4,7 +4,8 @@ query string, a widget) can drive, declared once and checked before anything is 
 The loader (``core.checkpoint``), the task and table builders (``core.data``), the scorers
 (``core.quality``), the CLIs and the app's widgets and pages all read their bounds from here, so a value one
 of them accepts is a value the others can handle. The check functions raise ``ValueError`` with a message
-that names the value, the bound and what to do instead; they never allocate.
+that names the value, the bound and what to do instead; they never allocate (the generic checks are in
+``core/checks.py``).
 
 The denoiser's work is estimated in seconds of one core (:func:`forward_seconds`, from rates measured on the
 lab's 2-core server); ``DECODE_SECONDS`` and ``SCORE_SECONDS`` are what one Compare request may spend, so a
@@ -13,8 +14,9 @@ page answers within about 10 s, and work beyond them is refused with a message, 
 
 from __future__ import annotations
 
-import numbers
 import os
+
+from core.checks import check_cells, check_int, is_int  # noqa: F401  TEMPORARY: re-exports for app/ until its imports move
 
 # --- checkpoint files -----------------------------------------------------------------------------------
 MAX_CONFIG_BYTES = 1 << 20  # config.json
@@ -95,25 +97,7 @@ def max_concurrent_runs() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-# --- checks ---------------------------------------------------------------------------------------------
-
-
-def is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def check_int(name: str, value, lo: int, hi: int) -> int:
-    """``value`` as an int in ``lo..hi``, else ValueError naming ``name`` and the bounds."""
-    if not is_int(value) or not lo <= value <= hi:
-        raise ValueError(f"{name} must be an int in {lo}..{hi:,}, got {_short(value)}")
-    return int(value)
-
-
-def check_cells(what: str, rows: int, columns: int, limit: int) -> None:
-    """Refuse a ``rows x columns`` table over ``limit`` cells before it is built."""
-    if rows * columns > limit:
-        raise ValueError(f"{what} would have {rows:,} rows x {columns:,} positions = {rows * columns:,} "
-                         f"cells; at most {limit:,} are allowed")
+# --- cost estimates -------------------------------------------------------------------------------------
 
 
 def forward_seconds(model_config, batch: int) -> float:
@@ -165,11 +149,6 @@ def orders_to_sample(L: int, wanted: int, cells: int = ORDER_SAMPLE_CELLS) -> in
 def plot_positions_ok(L: int) -> bool:
     """Whether an ``L x L`` figure is small enough to draw."""
     return L * L <= MAX_PLOT_CELLS
-
-
-def _short(value, limit: int = 40) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def describe() -> list[tuple[str, object]]:

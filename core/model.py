@@ -9,18 +9,14 @@ as a plain callable.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from core import limits
-
-# Bounds checked by ModelConfig.validate() before a model is built from an untrusted config (core/limits.py).
-MAX_LENGTH = limits.MAX_POSITIONS
-MAX_CATEGORIES = limits.MAX_CATEGORIES
-MAX_PARAMS = limits.MAX_PARAMS
+from core.checks import check_fields, check_int, is_int, is_number
 
 
 @dataclass
@@ -67,20 +63,21 @@ class ModelConfig:
     def validate(self) -> "ModelConfig":
         """Raise ValueError naming the first field that is out of bounds; return self."""
         cats = self.num_categories
-        if not isinstance(cats, (list, tuple)) or not 1 <= len(cats) <= MAX_LENGTH:
-            raise ValueError(f"num_categories must be a list of 1..{MAX_LENGTH} ints")
+        # the bounds of core/limits.py, checked before a model is built from an untrusted config
+        if not isinstance(cats, (list, tuple)) or not 1 <= len(cats) <= limits.MAX_POSITIONS:
+            raise ValueError(f"num_categories must be a list of 1..{limits.MAX_POSITIONS} ints")
         for i, k in enumerate(cats):
-            if not _is_int(k) or not 2 <= k <= MAX_CATEGORIES:
-                raise ValueError(f"num_categories[{i}] must be an int in 2..{MAX_CATEGORIES}, got {k!r}")
-        _check_int("d_model", self.d_model, 8, limits.MAX_D_MODEL)
-        _check_int("n_layers", self.n_layers, 1, limits.MAX_LAYERS)
-        _check_int("n_heads", self.n_heads, 1, limits.MAX_HEADS)
+            if not is_int(k) or not 2 <= k <= limits.MAX_CATEGORIES:
+                raise ValueError(f"num_categories[{i}] must be an int in 2..{limits.MAX_CATEGORIES}, got {k!r}")
+        check_int("d_model", self.d_model, 8, limits.MAX_D_MODEL)
+        check_int("n_layers", self.n_layers, 1, limits.MAX_LAYERS)
+        check_int("n_heads", self.n_heads, 1, limits.MAX_HEADS)
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
-        if not _is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
+        if not is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
-        if self.num_params() > MAX_PARAMS:
-            raise ValueError(f"model too large: {self.num_params():,} parameters > {MAX_PARAMS:,}")
+        if self.num_params() > limits.MAX_PARAMS:
+            raise ValueError(f"model too large: {self.num_params():,} parameters > {limits.MAX_PARAMS:,}")
         return self
 
     def to_dict(self) -> dict:
@@ -89,12 +86,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
         """Build and validate a config from a JSON dict; unknown or missing fields are errors."""
-        if not isinstance(d, dict):
-            raise ValueError(f"model config must be a JSON object, got {type(d).__name__}")
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown model config field(s): {', '.join(map(str, unknown))}")
+        check_fields(cls, d, "model config")
         if "num_categories" not in d:
             raise ValueError("model config is missing num_categories")
         cfg = cls(**d)
@@ -179,16 +171,3 @@ def _init_weights(module: nn.Module, generator: torch.Generator | None = None) -
         nn.init.normal_(module.weight, mean=0.0, std=0.02, generator=generator)
     if isinstance(module, nn.Linear) and module.bias is not None:
         nn.init.zeros_(module.bias)
-
-
-def _is_int(x) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def _check_int(name: str, value, lo: int, hi: int) -> None:
-    if not _is_int(value) or not lo <= value <= hi:
-        raise ValueError(f"{name} must be an int in {lo}..{hi}, got {value!r}")

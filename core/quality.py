@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import torch
 
-from core import data, limits
+from core import limits, tables, tasks
 from core.elbo import order_nll
 from core.sample import (
     device_of,
@@ -190,7 +190,7 @@ def score_policy(denoiser, schedule, meta, heldout: torch.Tensor, policy, n_samp
     samples, _ = sample(denoiser, meta, policy, n_samples, _generator(seed), schedule=schedule,
                         temperature=temperature, k=k)
     samples = samples.cpu()
-    valid = data.check_samples(meta, samples)
+    valid = tasks.check_samples(meta, samples)
     shape = trend = None
     if meta.decoders is not None:
         real = heldout.cpu()
@@ -275,15 +275,15 @@ def heldout_data(meta, csv_path=None) -> torch.Tensor:
     ``core/limits.py`` (sizes, rows x positions) before anything is generated."""
     if csv_path is not None:
         params = {key: meta.params[key] for key in TABLE_PARAMS if key in meta.params}
-        ds = data.table_from_csv(csv_path, name=meta.name, **params)
+        ds = tables.table_from_csv(csv_path, name=meta.name, **params)
     elif meta.name == "sudoku":  # only the held-out puzzles: rebuilding the training ones takes minutes
         from core import sudoku
 
         count = meta.params.get("num_heldout")
         return sudoku.task_puzzles(meta.params, "heldout", count if limits.is_int(count) else 0)[0]
-    elif meta.name in data.TASKS:
+    elif meta.name in tasks.TASKS:
         try:
-            ds = data.make_task(meta.name, **meta.params)
+            ds = tasks.make_task(meta.name, **meta.params)
         except TypeError as e:  # a parameter of the wrong kind for its builder
             raise ValueError(f"the data {meta.name!r} cannot be rebuilt from its parameters: {e}") from None
     else:

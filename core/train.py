@@ -25,7 +25,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from core import checkpoint, data, resume
+from core import checkpoint, resume, tasks
+from core.meta import Dataset
 from core.elbo import ESTIMATORS, heldout_nelbo, objective
 from core.model import Denoiser, ModelConfig
 from core.orders import expected_kendall_tau, group_precedence, order_entropy, precedence_matrix
@@ -138,11 +139,11 @@ def resolve_device(name: str) -> torch.device:
 class Trainer:
     """One training run. ``events()`` drives it; ``save()`` writes a checkpoint at any time."""
 
-    def __init__(self, config: TrainConfig, dataset: data.Dataset | None = None):
+    def __init__(self, config: TrainConfig, dataset: Dataset | None = None):
         self.config = config.validate()
         self.rank, self.world = _distributed_setup(config)
         self.device = _rank_device(resolve_device(config.device), self.rank)
-        self.dataset = dataset or data.make_task(config.task, seed=config.seed, **config.task_params)
+        self.dataset = dataset or tasks.make_task(config.task, seed=config.seed, **config.task_params)
         self.meta = self.dataset.meta
         self.train_x = self.dataset.train.to(self.device)
         self.heldout_x = self.dataset.heldout[: config.eval_size].to(self.device)

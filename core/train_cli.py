@@ -22,7 +22,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from core import checkpoint, data, limits
+from core import checkpoint, limits, tables, tasks
+from core.meta import Dataset
 from core.elbo import ESTIMATORS
 from core.train import StepEvent, TrainConfig, Trainer, rank_fingerprints
 
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m core.train", formatter_class=_HelpFormatter,
                                 description="Train a masked diffusion model with learned or shared schedules.")
     d = TrainConfig()
-    p.add_argument("--task", default=d.task, help=f"built-in task: {', '.join(data.TASKS)}")
+    p.add_argument("--task", default=d.task, help=f"built-in task: {', '.join(tasks.TASKS)}")
     p.add_argument("--csv", default=None, metavar="FILE",
                    help="train on a CSV table with a header row instead of a built-in task (encoded as the "
                         "app's Train page encodes an upload)")
@@ -120,14 +121,14 @@ def check_output(out: str) -> None:
         raise ValueError(f"--out {out}: {existing} is a file, so the folder cannot be created")
 
 
-def csv_dataset(path: str, seed: int) -> data.Dataset:
+def csv_dataset(path: str, seed: int) -> Dataset:
     """The CSV at ``path`` encoded as the app encodes an upload (the same function and bounds)."""
     file = Path(path)
     if not file.is_file():
         raise ValueError(f"--csv {path}: no such file")
     if file.stat().st_size > limits.CSV_MAX_BYTES:
         raise ValueError(f"--csv {path} is larger than {limits.CSV_MAX_BYTES >> 20} MB")
-    return data.csv_dataset(file.read_bytes(), file.name, seed)
+    return tables.csv_dataset(file.read_bytes(), file.name, seed)
 
 
 def new_trainer(args: argparse.Namespace) -> tuple[Trainer, str]:
@@ -160,7 +161,7 @@ def resumed_trainer(args: argparse.Namespace, parser: argparse.ArgumentParser) -
     dataset = None
     if args.csv is not None:
         dataset = csv_dataset(args.csv, config.seed)
-    elif config.task not in data.TASKS:
+    elif config.task not in tasks.TASKS:
         raise ValueError(f"the run trained on the table {config.task!r}; pass its CSV again with --csv FILE")
     trainer = Trainer(config, dataset)
     trainer.resume_from(folder)

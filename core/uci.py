@@ -23,7 +23,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from core import data
+from core import limits, tables
+from core.checks import check_int
+from core.meta import DataMeta, Dataset
+from core.tasks import adult
 
 TRAIN_FRACTION = 0.9
 SPLIT_SEED = 1234
@@ -59,7 +62,7 @@ DEFAULT_COLUMNS = ("LIMIT_BAL", "SEX", "EDUCATION", "MARRIAGE", "AGE") + PAY + B
 
 TABLES = {
     "adult": TableSpec(
-        files=("adult/adult.data", "adult/adult.test"), columns=tuple(data.ADULT_COLUMNS),
+        files=("adult/adult.data", "adult/adult.test"), columns=tuple(adult.COLUMNS),
         numerical=("age", "fnlwgt", "education-num", "capital-gain", "capital-loss", "hours-per-week"),
         categorical=("workclass", "education", "marital-status", "occupation", "relationship", "race", "sex",
                      "native-country"),
@@ -122,7 +125,7 @@ def read_raw(name: str, root: str | Path | None = None) -> tuple[pd.DataFrame, p
 def _read_adult(path: Path, skip_first: bool = False) -> pd.DataFrame:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt") as f:
-        df = data.read_adult_csv(f, skiprows=1 if skip_first else 0)
+        df = adult.read_csv(f, skiprows=1 if skip_first else 0)
     df["income"] = df["income"].str.rstrip(".")  # the test file writes "<=50K."
     return df
 
@@ -156,53 +159,53 @@ def train_test(name: str, root: str | Path | None = None) -> tuple[pd.DataFrame,
 
 
 def encode(name: str, train: pd.DataFrame, test: pd.DataFrame, num_bins: int = 16,
-           max_categories: int = 64) -> tuple[data.Dataset, torch.Tensor]:
+           max_categories: int = 64) -> tuple[Dataset, torch.Tensor]:
     """Encode both splits with encoders fitted as the module docstring says: ``(Dataset, test [N, L])``.
 
     The Dataset's ``train`` is the whole train split and its ``heldout`` is empty; callers carve their
     validation rows out of ``train``.
     """
     spec = _spec(name)
-    data._check_int("num_bins", num_bins, 2, data.MAX_CATEGORIES)
+    check_int("num_bins", num_bins, 2, limits.MAX_CATEGORIES)
     numerical = set(spec.numerical) | ({spec.target} if spec.task == "regression" else set())
     codes_train, codes_test, decoders = [], [], []
     for col in spec.columns:
-        a, b, decoder = _encode_pair(train[col], test[col], col, col in numerical, num_bins, max_categories)
+        a, b, decoder = encode_pair(train[col], test[col], col, col in numerical, num_bins, max_categories)
         codes_train.append(a)
         codes_test.append(b)
         decoders.append(decoder)
-    meta = data.DataMeta(name=f"uci-{name}", params=dict(table=name, num_bins=num_bins),
-                         num_categories=[data._decoder_size(d) for d in decoders],
+    meta = DataMeta(name=f"uci-{name}", params=dict(table=name, num_bins=num_bins),
+                         num_categories=[tables.decoder_size(d) for d in decoders],
                          position_names=list(spec.columns), decoders=decoders)
     x_train = torch.from_numpy(np.stack(codes_train, 1))
-    ds = data.Dataset(train=x_train, heldout=x_train[:0], meta=meta)
+    ds = Dataset(train=x_train, heldout=x_train[:0], meta=meta)
     return ds, torch.from_numpy(np.stack(codes_test, 1))
 
 
 def load_table(name: str, root: str | Path | None = None, num_bins: int = 16,
-               max_categories: int = 64) -> tuple[data.Dataset, torch.Tensor]:
+               max_categories: int = 64) -> tuple[Dataset, torch.Tensor]:
     """Read, split and encode one table."""
     train, test = train_test(name, root)
     return encode(name, train, test, num_bins, max_categories)
 
 
-def _encode_pair(train: pd.Series, test: pd.Series, col: str, numerical: bool, num_bins: int,
+def encode_pair(train: pd.Series, test: pd.Series, col: str, numerical: bool, num_bins: int,
                  max_categories: int):
     """Codes for both splits and the column's decoder."""
     if numerical and train.nunique(dropna=True) > num_bins:
-        codes, decoder = data._bin_numeric(train.to_numpy(dtype=float), num_bins)
-        return codes, _apply_bins(test.to_numpy(dtype=float), decoder), decoder
+        codes, decoder = tables.bin_numeric(train.to_numpy(dtype=float), num_bins)
+        return codes, apply_bins(test.to_numpy(dtype=float), decoder), decoder
     both = pd.concat([train, test], ignore_index=True)
     numeric = pd.api.types.is_numeric_dtype(both) and not pd.api.types.is_bool_dtype(both)
-    encoded = data._encode_categorical(both, col, numeric, max_categories)
+    encoded = tables.encode_categorical(both, col, numeric, max_categories)
     if encoded is None:  # constant column: keep it as a one-category position
         return np.zeros(len(train), np.int64), np.zeros(len(test), np.int64), {
-            "type": "categorical", "categories": data._category_values(both.unique()[:1], numeric, False)}
+            "type": "categorical", "categories": tables.category_values(both.unique()[:1], numeric, False)}
     codes, decoder = encoded
     return codes[:len(train)], codes[len(train):], decoder
 
 
-def _apply_bins(x: np.ndarray, decoder: dict) -> np.ndarray:
+def apply_bins(x: np.ndarray, decoder: dict) -> np.ndarray:
     """Train-fitted bins applied to new values; values beyond the train range fall in the end bins."""
     edges = np.asarray(decoder["edges"])
     codes = np.searchsorted(edges[1:-1], x, side="right").astype(np.int64)
@@ -224,7 +227,7 @@ def sdtypes(name: str) -> dict[str, str]:
     return {col: "numerical" if col in numerical else "categorical" for col in spec.columns}
 
 
-def decode_rows(name: str, codes: torch.Tensor, meta: data.DataMeta, train: pd.DataFrame,
+def decode_rows(name: str, codes: torch.Tensor, meta: DataMeta, train: pd.DataFrame,
                 generator: np.random.Generator) -> pd.DataFrame:
     """Generated codes ``[N, L]`` as a table in the real data's space.
 

@@ -46,7 +46,7 @@ def checkpoint_parts(L: int = 8, d_model: int = 8, n_layers: int = 1, meta: dict
     """``{"config": dict, "tensors": {name: tensor}}`` of an untrained checkpoint built without training."""
     import torch
 
-    from core.data import DataMeta
+    from core.meta import DataMeta
     from core.model import Denoiser, ModelConfig
     from core.schedules import make_schedule
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from core import checkpoint, compare, data
+from core import checkpoint, compare, tables, tasks
 from core import sample as sample_cli
 from core.model import Denoiser, ModelConfig
 from core.quality import compare_policies, heldout_data
@@ -28,7 +28,7 @@ def _save(ds, directory) -> Path:
 
 @pytest.fixture(scope="module")
 def pairs_ckpt(tmp_path_factory):
-    ds = data.make_task("pairs", n=3, num_train=32, num_heldout=48)
+    ds = tasks.make_task("pairs", n=3, num_train=32, num_heldout=48)
     return _save(ds, tmp_path_factory.mktemp("ckpt") / "pairs")
 
 
@@ -62,7 +62,7 @@ def test_sample_cli_prints_the_decoded_samples_of_the_library(pairs_ckpt, runs):
     samples, traj = sample_cli.sample(ckpt.model, ckpt.meta, "learned", 5, torch.Generator().manual_seed(3),
                                       schedule=ckpt.schedule)
     shown = [line for line in lines if line.startswith("b=")]
-    assert shown == [data.format_sample(ckpt.meta, s) for s in samples]
+    assert shown == [tasks.format_sample(ckpt.meta, s) for s in samples]
     orders = [line.split(":", 1)[1].split() for line in lines if line.startswith("  order:")]
     assert orders == [[ckpt.meta.position_names[p] for p in o] for o in traj.orders.tolist()]
     assert lines[-1].startswith("# valid: ") and lines[-1].endswith("/5")
@@ -112,7 +112,7 @@ def test_a_csv_table_needs_its_csv_and_then_gets_fidelity_scores(tmp_path, capsy
     df = pd.DataFrame({"colour": ["red", "blue", "red", "green"] * 8, "size": [1.0, 2.5, 3.0, 4.5] * 8,
                        "ok": [True, False, False, True] * 8})
     df.to_csv(csv, index=False)
-    directory = _save(data.table_from_csv(csv, name="mine", num_bins=3), tmp_path / "table")
+    directory = _save(tables.table_from_csv(csv, name="mine", num_bins=3), tmp_path / "table")
     args = ["--checkpoint", str(directory), "--policies", "random", "--n-samples", "8"]
     with pytest.raises(SystemExit):
         compare.main(args + ["--json"])

@@ -40,7 +40,7 @@ def test_cli_trains_saves_and_reloads(tmp_path):
     assert torch.allclose(ckpt.schedule.exponents, torch.tensor(metrics["exponents"]), atol=1e-5)
     assert ckpt.config["seed"] == 3 and ckpt.meta.name == "pairs"
     # the reloaded model reproduces the recorded held-out NELBO (same eval orders, same data)
-    from core.data import make_task
+    from core.tasks import make_task
 
     heldout = make_task("pairs", seed=3, n=4).heldout[:32]
     est = heldout_nelbo(ckpt.model, heldout, ckpt.schedule, 2, torch.Generator().manual_seed(12345))

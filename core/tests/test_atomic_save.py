@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from core import atomic, checkpoint
-from core.data import make_task
+from core.tasks import make_task
 from core.model import Denoiser, ModelConfig
 from core.schedules import make_schedule
 

@@ -10,7 +10,7 @@ import torch
 
 from core import checkpoint
 from core.checkpoint import load, load_from_bytes, save, schedule_name
-from core.data import make_task
+from core.tasks import make_task
 from core.model import Denoiser, ModelConfig
 from core.schedules import (
     CosineSchedule,
@@ -323,7 +323,7 @@ def test_config_with_a_byte_order_mark_loads(tmp_path):
 
 
 def save_tiny_checkpoint(directory):
-    from core.data import make_task
+    from core.tasks import make_task
     from core.model import Denoiser, ModelConfig
     from core.schedules import make_schedule
 

@@ -7,21 +7,13 @@ import pandas as pd
 import pytest
 import torch
 
-from core.data import (
-    ADULT_COLUMNS,
-    TASKS,
-    DataMeta,
-    check_samples,
-    decode_samples,
-    format_sample,
-    load_adult_frame,
-    make_task,
-    table_from_csv,
-    table_from_dataframe,
-    task_defaults,
-    lookup_table,
-    word_list,
-)
+from core.meta import DataMeta
+from core.tables import table_from_csv, table_from_dataframe
+from core.tasks import TASKS, check_samples, decode_samples, format_sample, make_task, task_defaults
+from core.tasks.adult import COLUMNS as ADULT_COLUMNS
+from core.tasks.adult import load_frame as load_adult_frame
+from core.tasks.lookup import lookup_table
+from core.tasks.words import word_list
 
 SYNTHETIC = {"pairs": dict(n=5, V=3), "addition": dict(digits=2), "parity": dict(n=4)}
 SMALL = dict(num_train=300, num_heldout=50)
@@ -349,7 +341,7 @@ def test_integers_that_collapse_to_one_float64_do_not_crash_the_binning():
     """2**62 + i are distinct integers but one float64: _quantile_edges raised IndexError."""
     import io
 
-    from core.data import table_from_csv
+    from core.tables import table_from_csv
 
     rows = "\n".join(f"{2**62 + i},{i % 2},{i % 3}" for i in range(40))
     ds = table_from_csv(io.StringIO("big,b,c\n" + rows))
@@ -361,7 +353,7 @@ def test_integers_that_collapse_to_one_float64_do_not_crash_the_binning():
 def test_duplicate_csv_headers_get_a_message_not_a_silent_rename():
     import io
 
-    from core.data import table_from_csv
+    from core.tables import table_from_csv
 
     with pytest.raises(ValueError, match="repeats the column name.*'a'"):
         table_from_csv(io.StringIO("a,b,a\n1,2,3\n4,5,6\n"))
@@ -370,7 +362,7 @@ def test_duplicate_csv_headers_get_a_message_not_a_silent_rename():
 def test_csv_with_a_byte_order_mark_keeps_its_first_column_name():
     import io
 
-    from core.data import table_from_csv
+    from core.tables import table_from_csv
 
     raw = b"\xef\xbb\xbfage,b\n" + "\n".join(f"{i % 4},{i % 2}" for i in range(20)).encode()
     assert table_from_csv(io.BytesIO(raw)).meta.position_names == ["age", "b"]
@@ -378,7 +370,7 @@ def test_csv_with_a_byte_order_mark_keeps_its_first_column_name():
 
 def test_long_names_are_shortened_so_the_config_stays_loadable():
     from core import limits
-    from core.data import short_names
+    from core.tables import short_names
 
     df = pd.DataFrame({"c" * 500: [f"{'v' * 5000}{i % 50}" for i in range(200)], "b": [i % 2 for i in range(200)]})
     ds = table_from_dataframe(df)
@@ -390,7 +382,8 @@ def test_long_names_are_shortened_so_the_config_stays_loadable():
 
 def test_task_rules_and_formatters_ignore_params_that_do_not_fit_the_positions():
     """A config may say lookup with V = 10^5 over 4 positions: no 10^10-entry table, no IndexError."""
-    from core.data import DataMeta, check_samples, format_sample
+    from core.meta import DataMeta
+    from core.tasks import check_samples, format_sample
 
     meta = DataMeta(name="lookup", params=dict(seed=0, n=2, V=10**5, table_seed=0), num_categories=[2] * 4,
                     position_names=list("abcd"))

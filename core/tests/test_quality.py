@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from core.data import check_samples, make_task, table_from_dataframe
+from core.tables import table_from_dataframe
+from core.tasks import check_samples, make_task
 from core.elbo import order_nll
 from core.orders import sample_orders
 from core.quality import (
@@ -168,7 +169,7 @@ def test_heldout_data_refuses_huge_params_before_allocating(n):
     import time
 
     from core import quality
-    from core.data import DataMeta
+    from core.meta import DataMeta
 
     meta = DataMeta(name="pairs", params=dict(seed=0, n=n, V=2, num_train=10**6, num_heldout=10**6),
                     num_categories=[2] * 4, position_names=list("abcd"))
@@ -180,7 +181,7 @@ def test_heldout_data_refuses_huge_params_before_allocating(n):
 
 def test_scoring_over_the_budget_is_refused_before_any_work():
     from core import quality
-    from core.data import DataMeta
+    from core.meta import DataMeta
     from core.model import Denoiser, ModelConfig
 
     config = ModelConfig([2] * 1024, d_model=8, n_layers=1, n_heads=2)

@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from core.data import DataMeta, check_samples, make_task
+from core.meta import DataMeta
+from core.tasks import check_samples, make_task
 from core.elbo import order_nll
 from core.model import Denoiser, ModelConfig
 from core.orders import all_orders, order_log_prob

@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from core import data
+from core import tasks
+from core.meta import DataMeta
 from core import sudoku as sd
 from core.elbo import discrete_nelbo, exact_nelbo, heldout_nelbo, nelbo, objective, order_nll, token_nll
 from core.sample import sample, teacher_forced
@@ -72,19 +73,19 @@ def test_validity_conflicts_and_solved():
 
 
 def test_the_task_round_trips_and_checks_its_samples():
-    ds = data.make_task("sudoku", size=4, num_train=6, num_heldout=4)
+    ds = tasks.make_task("sudoku", size=4, num_train=6, num_heldout=4)
     assert ds.train_given.shape == ds.train.shape and ds.heldout_given.dtype == torch.bool
-    meta = data.DataMeta.from_dict(ds.meta.to_dict())
-    again = data.make_task(meta.name, **meta.params)
+    meta = DataMeta.from_dict(ds.meta.to_dict())
+    again = tasks.make_task(meta.name, **meta.params)
     assert torch.equal(again.heldout, ds.heldout) and torch.equal(again.heldout_given, ds.heldout_given)
-    assert data.check_samples(meta, ds.heldout).all()
-    assert not data.check_samples(meta, torch.zeros(1, 16, dtype=torch.long)).any()
-    text = data.format_sample(meta, torch.where(ds.heldout_given[0], ds.heldout[0], 4))
+    assert tasks.check_samples(meta, ds.heldout).all()
+    assert not tasks.check_samples(meta, torch.zeros(1, 16, dtype=torch.long)).any()
+    text = tasks.format_sample(meta, torch.where(ds.heldout_given[0], ds.heldout[0], 4))
     assert text.count("\n") == 4 and "." in text and "|" in text
     with pytest.raises(ValueError, match="size"):
-        data.make_task("sudoku", size=5)
+        tasks.make_task("sudoku", size=5)
     with pytest.raises(ValueError, match="num_train"):
-        data.make_task("sudoku", num_train=10**9)
+        tasks.make_task("sudoku", num_train=10**9)
 
 
 # --- the conditioned NELBO -------------------------------------------------------------------------
@@ -185,7 +186,7 @@ def test_order_nll_and_heldout_nelbo_with_givens():
 @pytest.mark.parametrize("policy", ["random", "learned", "margin", "entropy", "confidence", "hybrid:2",
                                     "ancestral"])
 def test_samplers_keep_the_givens_and_decode_only_the_free_cells(policy):
-    ds = data.make_task("sudoku", size=4, num_train=4, num_heldout=6)
+    ds = tasks.make_task("sudoku", size=4, num_train=4, num_heldout=6)
     x, given = ds.heldout, ds.heldout_given
     d, schedule = RandomDenoiser(16, 4, seed=0), LearnedPolynomialSchedule(16, torch.rand(16) + 0.5)
     puzzle = torch.where(given, x, 4)
@@ -234,7 +235,7 @@ def test_wilson_interval_known_values():
 def test_adaptive_decoding_solves_what_a_fixed_order_cannot():
     from core.quality import solve_rates
 
-    ds = data.make_task("sudoku", size=6, num_train=1, num_heldout=60)
+    ds = tasks.make_task("sudoku", size=6, num_train=1, num_heldout=60)
     d, schedule = EliminationDenoiser(sd.geometry(6)), LearnedPolynomialSchedule(36)
     scores = solve_rates((d, schedule, ds.meta), ds.heldout, ds.heldout_given,
                          ["random", "left_to_right", "margin", "entropy", "hybrid:8"])
