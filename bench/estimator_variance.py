@@ -15,6 +15,7 @@ import argparse
 import torch
 
 from core.elbo import objective
+from core.schedules import LearnedPolynomialSchedule
 from core.sample import open_checkpoint
 
 
@@ -49,7 +50,7 @@ def main() -> None:
         ckpt = open_checkpoint(args.checkpoint)
     except ValueError as err:  # a missing or malformed checkpoint, named by core's loader
         fail(p, str(err))
-    if not hasattr(ckpt.schedule, "rho"):
+    if not isinstance(ckpt.schedule, LearnedPolynomialSchedule):
         fail(p, "the checkpoint's schedule is not learned")
     ckpt.model.eval()
     from core.tasks import make_task

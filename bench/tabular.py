@@ -148,7 +148,7 @@ def _score(trainer: Trainer, test: torch.Tensor, s: Settings, seed: int) -> dict
                                                                 .manual_seed(1))[:s.test_rows]]
     est = heldout_nelbo(model, rows.to(trainer.device), schedule, s.test_orders,
                         torch.Generator().manual_seed(seed))
-    w = schedule.exponents.detach().float().cpu() if hasattr(schedule, "exponents") else torch.ones(meta.length)
+    w = schedule.order_scores().detach().float().cpu()
     record = {"test_nelbo": est.value, "test_se": est.stderr, "test_rows": len(rows), "test_orders": s.test_orders,
               "exponents": [round(v, 5) for v in w.tolist()],
               "expected_rank": [round(v, 3) for v in expected_rank(w).tolist()],

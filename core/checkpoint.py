@@ -457,7 +457,7 @@ def _build(model_config: ModelConfig, spec: dict, tensors: dict) -> tuple[Denois
         parts[prefix][name[len(prefix):]] = t
     model.load_state_dict(parts["model."], strict=True)
     schedule.load_state_dict(parts["schedule."], strict=True)
-    if hasattr(schedule, "exponents"):
+    if schedule.is_polynomial:
         check_exponents(schedule.exponents.detach(), "schedule exponents")
     return model.eval(), schedule
 

@@ -94,13 +94,6 @@ def _check_given(given, x: torch.Tensor):
     return given.to(x.device)
 
 
-def _order_scores(schedule: Schedule) -> torch.Tensor:
-    """Plackett–Luce scores of a schedule's order distribution (shared schedules: all equal)."""
-    if hasattr(schedule, "exponents"):
-        return schedule.exponents
-    return torch.ones(schedule.num_positions, device=schedule._device())
-
-
 def _is_learnable(schedule: Schedule) -> bool:
     return any(p.requires_grad for p in schedule.parameters())
 
@@ -110,7 +103,7 @@ def _is_learnable(schedule: Schedule) -> bool:
 
 def time_proposal(schedule: Schedule) -> float | None:
     """Exponent ``c`` of the ``c t^(c-1)`` half of the time mixture, or ``None`` for plain U(0,1)."""
-    if not hasattr(schedule, "exponents"):
+    if not schedule.is_polynomial:
         return None
     c = 0.5 * float(schedule.exponents.detach().min())
     return c if c < 1.0 else None
@@ -197,7 +190,7 @@ def _discrete_draws(denoiser, x, schedule, K, generator, mask_id, given=None):
     if given is not None:
         return _discrete_draws_given(denoiser, x, schedule, K, generator, mask_id, given)
     B, L = x.shape
-    w = _order_scores(schedule)  # [L], differentiable for learned schedules
+    w = schedule.order_scores()  # [L], differentiable for learned schedules
     # 1. step k per sequence (stratified): r = k - 1 positions already revealed.
     r = (antithetic_uniform(B, generator, x.device) * L).long().clamp_max(L - 1)
     r = r.repeat_interleave(K)[:, None]  # [B*K, 1]
@@ -221,7 +214,7 @@ def _discrete_draws_given(denoiser, x, schedule, K, generator, mask_id, given):
     """The discrete-step draws when ``given [B, L]`` positions are conditioning: the same steps with the
     Plackett–Luce order restricted to the free positions ``F`` and ``|F|`` (per sequence) in place of ``L``."""
     B, L = x.shape
-    w = _order_scores(schedule)  # [L]
+    w = schedule.order_scores()  # [L]
     # 1. step k in 1..|F| per sequence (stratified): r = k - 1 free positions already revealed.
     n_free = (~given).sum(1).clamp_min(1)  # [B]
     r = (antithetic_uniform(B, generator, x.device) * n_free).long().clamp_max(n_free - 1)
@@ -375,5 +368,5 @@ def exact_nelbo(denoiser, x: torch.Tensor, schedule: Schedule, *, mask_id: int |
         rows = torch.arange(B, device=x.device)[:, None, None]
         ar = (nll[rows, prefix[None] | given_id[:, None, None], orders[None]] * ~given[:, orders]).sum(-1)
     # 3. weight by the order probabilities.
-    log_p = order_log_prob(_order_scores(schedule), orders)  # [P]
+    log_p = order_log_prob(schedule.order_scores(), orders)  # [P]
     return (ar * log_p.exp()[None, :]).sum(1)

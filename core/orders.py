@@ -232,6 +232,24 @@ def group_precedence(precedence: torch.Tensor, groups: list[list[int]]) -> float
     return float(precedence[earlier].double().mean())
 
 
+# --- the summary of a schedule's orders --------------------------------------------------------
+
+
+def order_summary(schedule, meta) -> dict:
+    """Order statistics of a schedule for a training snapshot and for Inspect: the exponents, the order
+    entropy, and the agreement with the task's reference groups and order (when it has them)."""
+    w = schedule.order_scores().detach().float().cpu()
+    summary = {"exponents": [round(v, 6) for v in w.tolist()],
+               "order_entropy": order_entropy(w, 4000, torch.Generator().manual_seed(0)).value}
+    precedence = precedence_matrix(w)
+    if meta.reference_groups:
+        summary["group_precedence"] = group_precedence(precedence, meta.reference_groups)
+    if meta.reference_order:  # expected tau over the order distribution (0 for a shared schedule)
+        summary["kendall_tau"] = expected_kendall_tau(precedence, meta.reference_order)
+    return summary
+
+
+
 # --- any schedule: estimates from sampled masking times ------------------------------------------
 
 
@@ -239,7 +257,7 @@ def sample_schedule_orders(
     schedule: Schedule, n: int, generator: torch.Generator | None = None
 ) -> torch.Tensor:
     """Orders ``[n, L]`` induced by any schedule: decode by descending masking time."""
-    if hasattr(schedule, "exponents"):
+    if schedule.is_polynomial:
         return sample_orders(schedule.exponents.detach().cpu(), n, generator)
     tau = schedule.sample_masking_times(n, generator)  # [n, L]
     return torch.argsort(-tau, dim=1).cpu()

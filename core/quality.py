@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import torch
 
-from core import limits, tables, tasks
+from core import limits, rng, tables, tasks
 from core.elbo import order_nll
 from core.sample import (
     device_of,
@@ -184,10 +184,10 @@ def score_policy(denoiser, schedule, meta, heldout: torch.Tensor, policy, n_samp
                  n_orders: int = 4, seed: int = 0, *, temperature: float = 1.0, k: int = 1) -> PolicyScore:
     """One policy's :class:`PolicyScore` (see the module docstring)."""
     # 1. held-out order NLL.
-    nll = policy_nll(denoiser, heldout, meta, policy, n_orders, _generator(seed), schedule=schedule)
+    nll = policy_nll(denoiser, heldout, meta, policy, n_orders, rng.make_generator(seed), schedule=schedule)
     mean, interval = mean_interval(nll)
     # 2. the policy's own samples: validity, and fidelity for tables.
-    samples, _ = sample(denoiser, meta, policy, n_samples, _generator(seed), schedule=schedule,
+    samples, _ = sample(denoiser, meta, policy, n_samples, rng.make_generator(seed), schedule=schedule,
                         temperature=temperature, k=k)
     samples = samples.cpu()
     valid = tasks.check_samples(meta, samples)
@@ -227,7 +227,7 @@ def solve_rate(denoiser, schedule, meta, solutions: torch.Tensor, given: torch.T
     from core import sudoku
 
     g = sudoku.geometry(meta.params["size"])
-    generator, solved, calls = _generator(seed), [], []
+    generator, solved, calls = rng.make_generator(seed), [], []
     mask_id = denoiser.mask_id if hasattr(denoiser, "mask_id") else meta.vocab_size
     for x, mask in zip(solutions.split(batch), given.split(batch)):
         puzzle = torch.where(mask, x, mask_id).to(device_of(denoiser))
@@ -312,7 +312,3 @@ def _check_heldout(x, meta) -> torch.Tensor:
     if x.shape[1] != len(meta.num_categories):
         raise ValueError(f"heldout has {x.shape[1]} positions, the model has {len(meta.num_categories)}")
     return x
-
-
-def _generator(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(int(seed))

@@ -288,9 +288,7 @@ def _check_schedule(schedule, L: int, policy: str) -> Schedule:
 
 def _schedule_scores(schedule: Schedule) -> torch.Tensor:
     """The Plackett–Luce scores ``w`` of a schedule's order (shared schedules: all 1)."""
-    if hasattr(schedule, "exponents"):
-        return schedule.exponents.detach().float().cpu()
-    return torch.ones(schedule.num_positions)
+    return schedule.order_scores().detach().float().cpu()
 
 
 # --- step selectors: which masked positions to reveal at a step ----------------------------------
@@ -332,7 +330,7 @@ class _Ancestral:
 
     def __init__(self, schedule: Schedule, total_steps: int, generator, device):
         self.schedule, self.T, self.generator, self.device = schedule, total_steps, generator, device
-        self.schedule_device = schedule._device()
+        self.schedule_device = schedule.device
 
     def num_steps(self, masked: torch.Tensor, start: int) -> int:
         if start >= self.T:

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from core import rng
+from core.checks import check_count
 
 # Clamp for log(t) so that t = 0 never produces -inf * 0 = nan; exp(-80) ~ 1.8e-35 is below any
 # time the samplers draw but still representable in float32.
@@ -53,6 +54,8 @@ class Schedule(nn.Module):
     """
 
     num_positions: int
+    # alpha_l(t) = 1 - t^{w_l}: then -log tau_l ~ Exp(w_l) and the order distribution is Plackett–Luce in w
+    is_polynomial: bool = False
 
     # --- to be provided by subclasses -----------------------------------------------------------
     def log_mask_prob(self, log_t: torch.Tensor) -> torch.Tensor:  # [B] -> [B, L]
@@ -65,6 +68,16 @@ class Schedule(nn.Module):
         raise NotImplementedError
 
     # --- shared interface -----------------------------------------------------------------------
+    def order_scores(self) -> torch.Tensor:
+        """The Plackett–Luce scores ``w: [L]`` of the decoding-order distribution: the exponents of a
+        polynomial schedule, all ones for a shared schedule (every order equally likely)."""
+        return torch.ones(self.num_positions, device=self.device)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the schedule's tensors live (its buffers, else its parameters; CPU when it has none)."""
+        return next(iter(self.buffers()), next(iter(self.parameters()), torch.zeros(()))).device
+
     def alpha(self, t: torch.Tensor) -> torch.Tensor:
         """P(position unmasked at time t): ``[B] -> [B, L]``."""
         return 1.0 - torch.exp(self.log_mask_prob(self._log_t(t)))
@@ -94,15 +107,12 @@ class Schedule(nn.Module):
 
     def sample_masking_times(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw masking times ``tau: [n, L]`` (position l is revealed at time tau_l during generation)."""
-        u = rng.uniform((n, self.num_positions), generator, self._device())
+        u = rng.uniform((n, self.num_positions), generator, self.device)
         return self.masking_times(u.clamp(1e-12, 1 - 1e-7))
 
     def _log_t(self, t: torch.Tensor) -> torch.Tensor:
         check_times(t)
-        return torch.log(t.to(self._device(), torch.float32)).clamp(min=LOG_T_MIN)
-
-    def _device(self) -> torch.device:
-        return next(iter(self.buffers()), next(iter(self.parameters()), torch.zeros(()))).device
+        return torch.log(t.to(self.device, torch.float32)).clamp(min=LOG_T_MIN)
 
     def _check_u(self, u: torch.Tensor) -> None:
         if u.dim() != 2 or u.shape[1] != self.num_positions:
@@ -114,9 +124,15 @@ class Schedule(nn.Module):
 class _PolynomialBase(Schedule):
     """``alpha_l(t) = 1 - t^{w_l}``; subclasses say where ``w`` comes from."""
 
+    is_polynomial = True
+
     @property
     def exponents(self) -> torch.Tensor:
         raise NotImplementedError
+
+    def order_scores(self) -> torch.Tensor:
+        """The exponents ``w`` (with their gradient, for the estimators' score-function term)."""
+        return self.exponents
 
     def log_mask_prob(self, log_t):
         return log_t[:, None] * self.exponents[None, :]  # [B, L]
@@ -137,7 +153,7 @@ class PolynomialSchedule(_PolynomialBase):
         super().__init__()
         if not (isinstance(w, (int, float)) and math.isfinite(w) and w > 0):
             raise ValueError(f"w must be a positive finite number, got {w!r}")
-        self.num_positions = _check_positions(num_positions)
+        self.num_positions = check_count("num_positions", num_positions)
         self.register_buffer("_w", torch.full((num_positions,), float(w)))
 
     @property
@@ -157,7 +173,7 @@ class CosineSchedule(Schedule):
 
     def __init__(self, num_positions: int = 1):
         super().__init__()
-        self.num_positions = _check_positions(num_positions)
+        self.num_positions = check_count("num_positions", num_positions)
         self.register_buffer("_anchor", torch.zeros(()))
 
     def log_mask_prob(self, log_t):
@@ -184,7 +200,7 @@ class LearnedPolynomialSchedule(_PolynomialBase):
 
     def __init__(self, num_positions: int, init: float | torch.Tensor = 1.0):
         super().__init__()
-        self.num_positions = _check_positions(num_positions)
+        self.num_positions = check_count("num_positions", num_positions)
         w0 = torch.as_tensor(init, dtype=torch.float32)
         if w0.dim() == 0:
             w0 = w0.expand(num_positions).clone()
@@ -217,9 +233,3 @@ def make_schedule(name: str, num_positions: int, **kwargs) -> Schedule:
     if name == "learned":
         return LearnedPolynomialSchedule(num_positions, kwargs.get("init", 1.0))
     raise ValueError(f"unknown schedule {name!r}; expected one of {', '.join(SCHEDULES)}")
-
-
-def _check_positions(num_positions: int) -> int:
-    if not isinstance(num_positions, int) or num_positions < 1:
-        raise ValueError(f"num_positions must be a positive int, got {num_positions!r}")
-    return num_positions

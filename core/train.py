@@ -29,7 +29,7 @@ from core import checkpoint, resume, tasks
 from core.meta import Dataset
 from core.elbo import ESTIMATORS, heldout_nelbo, objective
 from core.model import Denoiser, ModelConfig
-from core.orders import expected_kendall_tau, group_precedence, order_entropy, precedence_matrix
+from core.orders import order_summary
 from core.schedules import make_schedule
 
 
@@ -302,20 +302,6 @@ class Trainer:
     def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
         for group in optimizer.param_groups:
             group["lr"] = lr
-
-
-def order_summary(schedule, meta) -> dict:
-    """Order statistics of a schedule for snapshots: exponents, entropy, agreement with references."""
-    L = meta.length
-    w = schedule.exponents.detach().float().cpu() if hasattr(schedule, "exponents") else torch.ones(L)
-    summary = {"exponents": [round(v, 6) for v in w.tolist()],
-               "order_entropy": order_entropy(w, 4000, torch.Generator().manual_seed(0)).value}
-    precedence = precedence_matrix(w)
-    if meta.reference_groups:
-        summary["group_precedence"] = group_precedence(precedence, meta.reference_groups)
-    if meta.reference_order:  # expected tau over the order distribution (0 for a shared schedule)
-        summary["kendall_tau"] = expected_kendall_tau(precedence, meta.reference_order)
-    return summary
 
 
 def rank_fingerprints(trainer: Trainer) -> dict:
