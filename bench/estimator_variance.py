@@ -16,7 +16,7 @@ import torch
 
 from core.elbo import objective
 from core.schedules import LearnedPolynomialSchedule
-from core.sample import open_checkpoint
+from core.cli import open_checkpoint
 
 
 def gradient_draws(ckpt, x, estimator: str, K: int, repeats: int, seed: int = 0) -> torch.Tensor:

@@ -18,7 +18,8 @@ from torch import nn
 
 from core import tasks
 from core.model import Denoiser, ModelConfig
-from core.sample import POLICIES, open_checkpoint, sample
+from core.cli import open_checkpoint
+from core.decoding import POLICIES, sample
 from core.schedules import make_schedule
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -25,7 +25,8 @@ import torch
 from core import sudoku
 from core.compare import format_solve_table
 from core.quality import solve_rate, solve_rates
-from core.sample import hybrid_label, open_checkpoint, parse_policy
+from core.cli import open_checkpoint
+from core.decoding import Policy, hybrid_label
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CHECKPOINTS = ["pretrained/sudoku6-learned", "pretrained/sudoku6-linear"]
@@ -55,7 +56,7 @@ def run_checkpoint(path: str, args, betas: list[float]) -> dict:
     if ckpt.meta.name != "sudoku":
         raise ValueError(f"{path} was trained on {ckpt.meta.name!r}, not on sudoku")
     start = time.perf_counter()
-    policies = [parse_policy(p) for p in args.policies.split(",") if p.strip()]
+    policies = [Policy.parse(p) for p in args.policies.split(",") if p.strip()]
     beta, valid_rates = (None, {}) if not betas else choose_beta(ckpt, betas, args.valid, args)
     if beta is not None:
         policies.append(hybrid_label(beta))

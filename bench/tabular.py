@@ -34,7 +34,7 @@ from core.meta import Dataset  # noqa: E402
 from core.elbo import heldout_nelbo  # noqa: E402
 from core.orders import expected_rank  # noqa: E402
 from core.quality import column_shape, pair_trend  # noqa: E402
-from core.sample import sample  # noqa: E402
+from core.decoding import sample  # noqa: E402
 from core.train import EvalEvent, Trainer, TrainConfig  # noqa: E402
 
 CONFIGS = {  # name -> (schedule, estimator, RLOO draws per sequence as a multiple of Settings.K)

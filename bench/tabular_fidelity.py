@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from core import checkpoint, uci  # noqa: E402
 from core.fidelity import alpha_precision_beta_recall, embed  # noqa: E402
-from core.sample import sample  # noqa: E402
+from core.decoding import sample  # noqa: E402
 from tabular import state_dir  # noqa: E402  (the benchmark's naming of saved states)
 
 CEILING = "real-test"

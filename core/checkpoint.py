@@ -21,7 +21,7 @@ from torch import nn
 
 from core import atomic
 from core import limits
-from core.checks import short
+from core.checks import check_int, short
 from core.meta import DataMeta
 from core.model import Denoiser, ModelConfig
 from core.schedules import (
@@ -299,11 +299,11 @@ def _parse_config(data: bytes) -> tuple[ModelConfig, dict, DataMeta, dict]:
 def _model_config(d) -> ModelConfig:
     """ModelConfig's own checks, then the bounds of core/limits.py (the table every page relies on)."""
     config = ModelConfig.from_dict(d)
-    limits.check_int("d_model", config.d_model, 1, limits.MAX_D_MODEL)
-    limits.check_int("n_layers", config.n_layers, 1, limits.MAX_LAYERS)
-    limits.check_int("n_heads", config.n_heads, 1, limits.MAX_HEADS)
-    limits.check_int("length", config.length, 1, limits.MAX_POSITIONS)
-    limits.check_int("vocabulary size", config.vocab_size, 2, limits.MAX_CATEGORIES)
+    check_int("d_model", config.d_model, 1, limits.MAX_D_MODEL)
+    check_int("n_layers", config.n_layers, 1, limits.MAX_LAYERS)
+    check_int("n_heads", config.n_heads, 1, limits.MAX_HEADS)
+    check_int("length", config.length, 1, limits.MAX_POSITIONS)
+    check_int("vocabulary size", config.vocab_size, 2, limits.MAX_CATEGORIES)
     if config.num_params() > limits.MAX_PARAMS:
         raise ValueError(f"model too large: {config.num_params():,} parameters > {limits.MAX_PARAMS:,}")
     return config

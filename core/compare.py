@@ -22,7 +22,8 @@ import sys
 
 from core import limits
 from core.quality import compare_policies, heldout_data, solve_rates
-from core.sample import CHECKPOINT_HELP, POLICIES, open_checkpoint, parse_policy
+from core.cli import CHECKPOINT_HELP, open_checkpoint
+from core.decoding import POLICIES, Policy
 
 DEFAULT_POLICIES = "learned,random,left_to_right,confidence"
 
@@ -35,7 +36,7 @@ def main(argv=None) -> int:
         if args.data is not None and not os.path.isfile(args.data):
             raise ValueError(f"--data {args.data}: no such file")
         ckpt = open_checkpoint(args.checkpoint)
-        policies = [parse_policy(p) for p in args.policies.split(",") if p.strip()]
+        policies = [Policy.parse(p) for p in args.policies.split(",") if p.strip()]
         if not policies:
             raise ValueError("--policies is empty")
         if ckpt.meta.name == "sudoku":

@@ -90,11 +90,11 @@ def rank_std(w: torch.Tensor) -> torch.Tensor:
     p = (1.0 - q).fill_diagonal_(0.0)  # p[i, j] = P(j before i)
     var_b = (p * (1 - p)).sum(1)  # sum_j Var(B_j)
     cross_q = q.sum(1) ** 2 - (q * q).sum(1)  # sum_{j != k} q_ij q_ik
-    var = var_b + _triple_sum(w) - cross_q
+    var = var_b + triple_sum(w) - cross_q
     return var.clamp_min(0).sqrt().float()
 
 
-def _triple_sum(w: torch.Tensor) -> torch.Tensor:
+def triple_sum(w: torch.Tensor) -> torch.Tensor:
     """``sum_{j != k; j, k != i} w_i / (w_i + w_j + w_k)`` for every ``i``: ``[L]``, chunked over ``i`` so
     that at most about 2^22 float64 values exist at once."""
     L = w.numel()

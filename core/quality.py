@@ -30,16 +30,9 @@ import torch
 
 from core import limits, rng, tables, tasks
 from core.elbo import order_nll
-from core.sample import (
-    device_of,
-    eval_mode,
-    is_adaptive,
-    is_deterministic_order,
-    policy_label,
-    policy_orders,
-    sample,
-    teacher_forced,
-)
+from core.checks import check_int, is_int
+from core.decoding import Policy, policy_orders, sample, teacher_forced
+from core.runtime import device_of, eval_mode
 
 Z_95 = 1.959963984540054
 TABLE_PARAMS = ("seed", "max_categories", "num_bins", "heldout_fraction")  # table_from_dataframe's own
@@ -69,12 +62,12 @@ def policy_nll(denoiser, x: torch.Tensor, meta, policy, n_orders: int = 4, gener
                schedule=None) -> torch.Tensor:
     """Teacher-forced order NLL per held-out sequence ``[B]``, averaged over the policy's orders
     (one order per sequence for fixed and adaptive policies, ``n_orders`` for random ones)."""
-    B = x.shape[0]
+    B, policy = x.shape[0], Policy.of(policy)
     with eval_mode(denoiser), torch.no_grad():
-        if is_adaptive(policy):
+        if policy.adaptive:
             n, orders = 1, teacher_forced(denoiser, x, meta, policy, generator).orders
         else:
-            n = 1 if is_deterministic_order(policy) else n_orders
+            n = 1 if policy.fixed else n_orders
             orders = policy_orders(policy, B * n, meta, generator, schedule=schedule)
         values = order_nll(denoiser, x.repeat_interleave(n, 0), orders.to(x.device))  # [B * n]
     return values.view(B, n).mean(1)
@@ -161,18 +154,18 @@ def compare_policies(checkpoint_or_parts, heldout: torch.Tensor, policies, n_sam
 
     ``checkpoint_or_parts``: a :class:`core.checkpoint.Checkpoint` or ``(denoiser, schedule, meta)``.
     ``budget_s``: refuse (ValueError, before any work) when the estimated CPU time
-    (``limits.score_seconds``) is larger. Returns ``{policy_label(policy): PolicyScore}`` in the order given.
+    (``limits.score_seconds``) is larger. Returns ``{Policy.of(policy).label: PolicyScore}`` in the order given.
     """
     denoiser, schedule, meta = _parts(checkpoint_or_parts)
     heldout = _check_heldout(heldout, meta).to(device_of(denoiser))
     policies = list(policies)
-    limits.check_int("n_samples", n_samples, 1, limits.MAX_SAMPLES)
-    limits.check_int("n_orders", n_orders, 1, 64)
+    check_int("n_samples", n_samples, 1, limits.MAX_SAMPLES)
+    check_int("n_orders", n_orders, 1, 64)
     if budget_s is not None:
         check_score_budget(denoiser.config, heldout.shape[0], n_orders, n_samples, len(policies), budget_s)
     scores = {}
     for policy in policies:
-        label = policy_label(policy)
+        label = Policy.of(policy).label
         if label in scores:
             raise ValueError(f"policy {label!r} is listed twice")
         scores[label] = score_policy(denoiser, schedule, meta, heldout, policy, n_samples, n_orders, seed,
@@ -183,6 +176,7 @@ def compare_policies(checkpoint_or_parts, heldout: torch.Tensor, policies, n_sam
 def score_policy(denoiser, schedule, meta, heldout: torch.Tensor, policy, n_samples: int = 256,
                  n_orders: int = 4, seed: int = 0, *, temperature: float = 1.0, k: int = 1) -> PolicyScore:
     """One policy's :class:`PolicyScore` (see the module docstring)."""
+    policy = Policy.of(policy)
     # 1. held-out order NLL.
     nll = policy_nll(denoiser, heldout, meta, policy, n_orders, rng.make_generator(seed), schedule=schedule)
     mean, interval = mean_interval(nll)
@@ -196,7 +190,7 @@ def score_policy(denoiser, schedule, meta, heldout: torch.Tensor, policy, n_samp
         real = heldout.cpu()
         shape = column_shape(real, samples, meta.num_categories)
         trend = pair_trend(real, samples, meta.num_categories)
-    n = 1 if is_adaptive(policy) or is_deterministic_order(policy) else n_orders
+    n = 1 if policy.adaptive or policy.fixed else n_orders
     return PolicyScore(nll=mean, nll_ci=interval, shape=shape, trend=trend,
                        valid_fraction=None if valid is None else float(valid.float().mean()),
                        num_sequences=heldout.shape[0], num_orders=n)
@@ -241,7 +235,7 @@ def solve_rate(denoiser, schedule, meta, solutions: torch.Tensor, given: torch.T
 
 def solve_rates(checkpoint_or_parts, solutions, given, policies, seed: int = 0, *, k: int = 1,
                 temperature: float = 0.0, budget_s: float | None = None) -> dict[str, SolveScore]:
-    """:func:`solve_rate` for every policy, ``{policy_label: SolveScore}`` in the order given; refused
+    """:func:`solve_rate` for every policy, ``{policy label: SolveScore}`` in the order given; refused
     before any work when the estimated CPU time is over ``budget_s``."""
     denoiser, schedule, meta = _parts(checkpoint_or_parts)
     policies = list(policies)
@@ -251,7 +245,7 @@ def solve_rates(checkpoint_or_parts, solutions, given, policies, seed: int = 0, 
                              budget_s)
     scores = {}
     for policy in policies:
-        label = policy_label(policy)
+        label = Policy.of(policy).label
         if label in scores:
             raise ValueError(f"policy {label!r} is listed twice")
         scores[label] = solve_rate(denoiser, schedule, meta, solutions, given, policy, seed, k=k,
@@ -280,7 +274,7 @@ def heldout_data(meta, csv_path=None) -> torch.Tensor:
         from core import sudoku
 
         count = meta.params.get("num_heldout")
-        return sudoku.task_puzzles(meta.params, "heldout", count if limits.is_int(count) else 0)[0]
+        return sudoku.task_puzzles(meta.params, "heldout", count if is_int(count) else 0)[0]
     elif meta.name in tasks.TASKS:
         try:
             ds = tasks.make_task(meta.name, **meta.params)

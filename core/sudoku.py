@@ -240,15 +240,16 @@ def task_puzzles(params: dict, split: str, count: int):
     """``count`` puzzles of a sudoku task's ``split``, rebuilt from its ``meta.params`` (checked against
     ``core/limits.py`` first: they may come from an untrusted checkpoint): ``(solutions, givens)``."""
     from core import limits
+    from core.checks import check_int
 
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     size, seed, min_givens = params.get("size"), params.get("seed"), params.get("min_givens", 0)
     if size not in limits.SUDOKU_SIZES:
         raise ValueError(f"size must be one of {', '.join(map(str, limits.SUDOKU_SIZES))}, got {size!r}")
-    limits.check_int("seed", seed, 0, limits.MAX_SEED)
-    limits.check_int("min_givens", min_givens, 0, size * size)
-    limits.check_int("puzzles", count, 1, limits.SUDOKU_MAX_HELDOUT)
+    check_int("seed", seed, 0, limits.MAX_SEED)
+    check_int("min_givens", min_givens, 0, size * size)
+    check_int("puzzles", count, 1, limits.SUDOKU_MAX_HELDOUT)
     return generate(geometry(size), count, seed, split, min_givens)
 
 

@@ -29,6 +29,7 @@ from core import checkpoint, resume, tasks
 from core.meta import Dataset
 from core.elbo import ESTIMATORS, heldout_nelbo, objective
 from core.model import Denoiser, ModelConfig
+from core.runtime import resolve_device
 from core.orders import order_summary
 from core.schedules import make_schedule
 
@@ -126,14 +127,6 @@ class LossModule(nn.Module):
     def forward(self, x: torch.Tensor, generator: torch.Generator, given: torch.Tensor | None = None):
         parts = objective(self.denoiser, x, self.schedule, self.K, self.estimator, generator, given=given)
         return parts.surrogate, parts.nelbo.mean()
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but CUDA is not available")
-    return torch.device(name)
 
 
 class Trainer:

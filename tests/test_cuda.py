@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core import checkpoint  # noqa: E402
-from core.sample import POLICIES, sample  # noqa: E402
+from core.decoding import POLICIES, sample  # noqa: E402
 from core.train import Trainer, TrainConfig  # noqa: E402
 
 pytestmark = [pytest.mark.cuda,

@@ -107,7 +107,7 @@ def test_split_is_tabdiffs_and_puts_every_category_in_train():
 def test_bins_are_fitted_on_train_and_applied_to_test():
     train = pd.Series(np.arange(100.0))
     test = pd.Series([-5.0, 0.0, 48.5, 49.0, 99.0, 1e6])
-    codes_train, codes_test, decoder = uci._encode_pair(train, test, "v", True, 4, 64)
+    codes_train, codes_test, decoder = uci.encode_pair(train, test, "v", True, 4, 64)
     assert decoder["type"] == "numeric" and len(decoder["values"]) == 4
     assert codes_test.tolist() == [0, 0, 1, 2, 3, 3]  # bin k: edges[k] <= v < edges[k+1]; outside the train range: the end bins
     assert decoder["edges"] == [0, 24, 49, 74, 99] and np.bincount(codes_train).tolist() == [24, 25, 25, 26]
@@ -188,7 +188,7 @@ def test_generated_codes_decode_to_train_values_in_their_bin(raw_root):
     for j, (col, decoder) in enumerate(zip(ds.meta.position_names, ds.meta.decoders)):
         if decoder["type"] == "numeric":  # a train value of the same bin
             assert set(rows[col]) <= set(train[col].astype(float)), col
-            again = uci._apply_bins(rows[col].to_numpy(), decoder)
+            again = uci.apply_bins(rows[col].to_numpy(), decoder)
             assert again.tolist() == codes[:, j].tolist(), col
         elif uci.sdtypes("adult")[col] == "categorical":
             assert rows[col].tolist() == [uci.label(decoder["categories"][c]) for c in codes[:, j]]

@@ -188,7 +188,7 @@ def _exact_by_chunks(w):
     var_b_q = orders.precedence_matrix(w.double())  # q[i, j] = P(i before j)
     p = (1 - var_b_q).fill_diagonal_(0)
     cross = var_b_q.sum(1) ** 2 - (var_b_q**2).sum(1)
-    return ((p * (1 - p)).sum(1) + orders._triple_sum(w.double()) - cross).sqrt()
+    return ((p * (1 - p)).sum(1) + orders.triple_sum(w.double()) - cross).sqrt()
 
 
 def test_order_statistics_of_4096_positions_fit_in_memory_and_time():

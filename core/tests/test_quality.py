@@ -21,7 +21,7 @@ from core.quality import (
     pair_trend,
     policy_nll,
 )
-from core.sample import sample
+from core.decoding import sample
 from core.schedules import LearnedPolynomialSchedule
 from core.toys import RandomDenoiser
 

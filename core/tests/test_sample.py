@@ -5,21 +5,12 @@ import math
 import pytest
 import torch
 
+from core.elbo import order_nll
 from core.meta import DataMeta
 from core.tasks import check_samples, make_task
-from core.elbo import order_nll
 from core.model import Denoiser, ModelConfig
 from core.orders import all_orders, order_log_prob
-from core.sample import (
-    POLICIES,
-    confidence,
-    continue_from,
-    parse_policy,
-    policy_label,
-    policy_orders,
-    sample,
-    teacher_forced,
-)
+from core.decoding import POLICIES, Policy, confidence, continue_from, policy_orders, sample, teacher_forced
 from core.schedules import LearnedPolynomialSchedule, LinearSchedule
 from core.toys import RandomDenoiser
 
@@ -203,7 +194,21 @@ def test_fixed_orders_and_the_reference_order():
     assert (traj.orders == torch.arange(6)).all()
     _, traj = sample(d, 6, "order:5-3-1-0-2-4", 4, _g())
     assert (traj.orders == torch.tensor([5, 3, 1, 0, 2, 4])).all()
-    assert traj.policy == "order:5-3-1-0-2-4" and parse_policy(traj.policy) == [5, 3, 1, 0, 2, 4]
+    assert traj.policy == "order:5-3-1-0-2-4" and Policy.parse(traj.policy).order == (5, 3, 1, 0, 2, 4)
+
+
+def test_a_policy_reads_every_spelling_and_writes_one_label():
+    assert Policy.of("learned") == Policy.parse(" learned ") == Policy("learned")
+    assert Policy.parse("3,0,2,1") == Policy.parse("3-0-2-1") == Policy.of([3, 0, 2, 1]) == Policy.of(
+        torch.tensor([3, 0, 2, 1])) == Policy.of("order:3-0-2-1")
+    assert Policy.of([3, 0, 2, 1]).label == "order:3-0-2-1" and Policy.of([3, 0, 2, 1]).fixed
+    assert Policy.parse("hybrid:2.50").label == "hybrid:2.5" and Policy.of("hybrid:2.5").hybrid_beta == 2.5
+    assert Policy.of("hybrid").label == "hybrid" and Policy.of("hybrid").hybrid_beta == 1.0
+    assert [p for p in POLICIES if Policy.of(p).adaptive] == ["confidence", "margin", "entropy", "hybrid"]
+    assert [p for p in POLICIES if Policy.of(p).fixed] == ["left_to_right", "reference"]
+    for bad in ("hybrid:-1", "hybrid:x", "order:a-b", "best"):
+        with pytest.raises(ValueError):
+            Policy.parse(bad)
 
 
 def test_bad_policies_are_refused_with_clear_messages():
@@ -413,5 +418,5 @@ def test_a_tiny_transformer_samples_every_policy_in_batches():
     for policy in POLICIES:
         samples, traj = sample(model, ds.meta, policy, 8, _g(), schedule=schedule)
         assert samples.shape == (8, 6) and check_samples(ds.meta, samples).shape == (8,)
-        assert traj.policy == policy_label(policy)
+        assert traj.policy == Policy.of(policy).label
     assert model.training  # sampling ran in eval mode and restored the flag

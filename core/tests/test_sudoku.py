@@ -11,7 +11,7 @@ from core import tasks
 from core.meta import DataMeta
 from core import sudoku as sd
 from core.elbo import discrete_nelbo, exact_nelbo, heldout_nelbo, nelbo, objective, order_nll, token_nll
-from core.sample import sample, teacher_forced
+from core.decoding import sample, teacher_forced
 from core.schedules import LearnedPolynomialSchedule
 from core.toys import RandomDenoiser
 
