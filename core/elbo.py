@@ -35,6 +35,7 @@ import torch
 
 from core import rng
 from core.orders import Estimate, all_orders, order_log_prob, sample_schedule_orders
+from core.runtime import resolve_mask_id
 from core.schedules import Schedule
 
 ESTIMATORS = ("discrete", "continuous")
@@ -59,29 +60,11 @@ def token_nll(denoiser, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return -torch.log_softmax(logits, -1).gather(-1, x[..., None]).squeeze(-1)
 
 
-def resolve_mask_id(denoiser, mask_id: int | None) -> int:
-    if mask_id is not None:
-        return int(mask_id)
-    if hasattr(denoiser, "mask_id"):
-        return int(denoiser.mask_id)
-    if hasattr(denoiser, "vocab_size"):
-        return int(denoiser.vocab_size)
-    raise ValueError("mask_id must be given when the denoiser has no mask_id / vocab_size attribute")
-
-
-def antithetic_uniform(n: int, generator=None, device=None) -> torch.Tensor:
-    """Stratified U(0,1) draws: one random offset, ``n`` evenly spaced strata (``[n]``)."""
-    u0 = rng.uniform((1,), generator, device)
-    return torch.remainder(u0 + torch.arange(n, device=device) / n, 1.0)
-
-
 def _check_x(x: torch.Tensor, schedule: Schedule) -> torch.Tensor:
     if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.dtype != torch.long:
         raise ValueError(f"x must be a LongTensor [B, L], got {getattr(x, 'shape', type(x))}")
     if x.shape[1] != schedule.num_positions:
-        raise ValueError(
-            f"x has {x.shape[1]} positions but the schedule has {schedule.num_positions}"
-        )
+        raise ValueError(f"x has {x.shape[1]} positions but the schedule has {schedule.num_positions}")
     return x
 
 
@@ -92,10 +75,6 @@ def _check_given(given, x: torch.Tensor):
     if not isinstance(given, torch.Tensor) or given.dtype != torch.bool or given.shape != x.shape:
         raise ValueError(f"given must be a BoolTensor of shape {tuple(x.shape)}, got {getattr(given, 'shape', given)}")
     return given.to(x.device)
-
-
-def _is_learnable(schedule: Schedule) -> bool:
-    return any(p.requires_grad for p in schedule.parameters())
 
 
 # --- continuous-time estimator -------------------------------------------------------------------
@@ -115,7 +94,7 @@ def sample_log_times(n, schedule, generator=None, device=None, t_min: float = 0.
     ``t_min > 0`` gives the floored estimator (``t ~ U(t_min, 1)``, no correction). It drops the loss
     below the floor and is biased; it exists to demonstrate that trap, never for training.
     """
-    u = antithetic_uniform(n, generator, device).clamp_min(1e-12)
+    u = rng.antithetic_uniform(n, generator, device).clamp_min(1e-12)
     c = time_proposal(schedule)
     if t_min > 0:
         return torch.log(t_min + (1 - t_min) * u), torch.full_like(u, math.log(1 - t_min))
@@ -192,7 +171,7 @@ def _discrete_draws(denoiser, x, schedule, K, generator, mask_id, given=None):
     B, L = x.shape
     w = schedule.order_scores()  # [L], differentiable for learned schedules
     # 1. step k per sequence (stratified): r = k - 1 positions already revealed.
-    r = (antithetic_uniform(B, generator, x.device) * L).long().clamp_max(L - 1)
+    r = (rng.antithetic_uniform(B, generator, x.device) * L).long().clamp_max(L - 1)
     r = r.repeat_interleave(K)[:, None]  # [B*K, 1]
     # 2. a Plackett–Luce order per draw; its first r positions are revealed.
     orders = sample_schedule_orders(schedule, B * K, generator).to(x.device)  # [B*K, L]
@@ -217,7 +196,7 @@ def _discrete_draws_given(denoiser, x, schedule, K, generator, mask_id, given):
     w = schedule.order_scores()  # [L]
     # 1. step k in 1..|F| per sequence (stratified): r = k - 1 free positions already revealed.
     n_free = (~given).sum(1).clamp_min(1)  # [B]
-    r = (antithetic_uniform(B, generator, x.device) * n_free).long().clamp_max(n_free - 1)
+    r = (rng.antithetic_uniform(B, generator, x.device) * n_free).long().clamp_max(n_free - 1)
     r = r.repeat_interleave(K)[:, None]  # [B*K, 1]
     # 2. a Plackett–Luce order per draw; a slot's step counts only the free positions before it.
     orders = sample_schedule_orders(schedule, B * K, generator).to(x.device)  # [B*K, L]
@@ -270,7 +249,7 @@ def objective(
     _check_x(x, schedule)
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
-    learnable = _is_learnable(schedule) and score_term
+    learnable = schedule.is_learned and score_term
     if not isinstance(K, int) or K < 1 or (learnable and K < 2):
         raise ValueError(f"K must be an int >= 2 for a learned schedule (>= 1 otherwise), got {K!r}")
     mask_id = resolve_mask_id(denoiser, mask_id)

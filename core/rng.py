@@ -24,3 +24,9 @@ def randint(high: int, shape, generator: torch.Generator | None = None, device=N
 def make_generator(seed: int | None) -> torch.Generator | None:
     """A CPU generator seeded with ``seed`` (``None`` means: use the global RNG)."""
     return None if seed is None else torch.Generator().manual_seed(int(seed))
+
+
+def antithetic_uniform(n: int, generator=None, device=None) -> torch.Tensor:
+    """Stratified U(0,1) draws: one random offset, ``n`` evenly spaced strata (``[n]``)."""
+    u0 = uniform((1,), generator, device)
+    return torch.remainder(u0 + torch.arange(n, device=device) / n, 1.0)

@@ -41,3 +41,14 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' requested but CUDA is not available")
     return torch.device(name)
+
+
+def resolve_mask_id(denoiser, mask_id: int | None) -> int:
+    """``mask_id`` if given, else the denoiser's ``mask_id`` (or its ``vocab_size``: the mask id is ``V``)."""
+    if mask_id is not None:
+        return int(mask_id)
+    if hasattr(denoiser, "mask_id"):
+        return int(denoiser.mask_id)
+    if hasattr(denoiser, "vocab_size"):
+        return int(denoiser.vocab_size)
+    raise ValueError("mask_id must be given when the denoiser has no mask_id / vocab_size attribute")

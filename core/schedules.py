@@ -74,6 +74,11 @@ class Schedule(nn.Module):
         return torch.ones(self.num_positions, device=self.device)
 
     @property
+    def is_learned(self) -> bool:
+        """Whether training moves the schedule (it has parameters that require a gradient)."""
+        return any(p.requires_grad for p in self.parameters())
+
+    @property
     def device(self) -> torch.device:
         """Where the schedule's tensors live (its buffers, else its parameters; CPU when it has none)."""
         return next(iter(self.buffers()), next(iter(self.parameters()), torch.zeros(()))).device

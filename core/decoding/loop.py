@@ -48,8 +48,7 @@ from core.checks import check_count
 from core.decoding.policy import Policy
 from core.decoding.selectors import selector_for
 from core.decoding.trajectory import Trajectory
-from core.elbo import resolve_mask_id
-from core.runtime import device_of, eval_mode
+from core.runtime import device_of, eval_mode, resolve_mask_id
 
 
 def policy_orders(policy, n: int, meta_or_num_positions, generator=None, *, schedule=None) -> torch.Tensor:
