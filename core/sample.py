@@ -1,4 +1,3 @@
-# TEMPORARY: the decoding names below are re-exported for app/ until its imports move to core.decoding.
 """The sampling command line: ``python -m core.sample --checkpoint PATH --policy learned --n 16 --seed 0``
 prints the decoded samples (``--show-order`` adds each decoding order). The samplers are in
 ``core/decoding/``."""
@@ -11,6 +10,7 @@ import sys
 from core import limits, rng
 from core.checks import check_int
 from core.cli import CHECKPOINT_HELP, open_checkpoint
+# TEMPORARY: re-exports for app/ until its imports move (Trajectory, continue_from, sample, teacher_forced)
 from core.decoding import POLICIES, Policy, Trajectory, continue_from, sample, teacher_forced  # noqa: F401
 from core.tasks import check_samples, format_sample
 

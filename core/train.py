@@ -17,7 +17,7 @@ import contextlib
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
 import torch
@@ -26,6 +26,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from core import checkpoint, resume, tasks
+from core.checks import check_fields
 from core.meta import Dataset
 from core.elbo import ESTIMATORS, heldout_nelbo, objective
 from core.model import Denoiser, ModelConfig
@@ -97,10 +98,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         """A config from a saved dict (``config.json``'s ``train``); unknown fields are errors."""
-        unknown = sorted(set(d) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown training config field(s): {', '.join(map(str, unknown))}")
-        return cls(**d)
+        return cls(**check_fields(cls, d, "training config"))
 
 
 @dataclass

@@ -132,3 +132,16 @@ def test_from_dict_round_trip_and_rejects_unknown_fields():
         ModelConfig.from_dict({**cfg.to_dict(), "evil": 1})
     with pytest.raises(ValueError, match="num_categories"):
         ModelConfig.from_dict({"d_model": 32})
+
+
+def test_every_from_dict_refuses_unknown_fields_and_non_objects():
+    from core.meta import DataMeta
+    from core.train import TrainConfig
+
+    meta = dict(name="toy", params={}, num_categories=[2, 2], position_names=["a", "b"])
+    for cls, good in ((ModelConfig, {"num_categories": [2, 2]}), (DataMeta, meta), (TrainConfig, {})):
+        cls.from_dict(good)
+        with pytest.raises(ValueError, match="unknown .* field"):
+            cls.from_dict({**good, "evil": 1})
+        with pytest.raises(ValueError, match="must be a JSON object"):
+            cls.from_dict([1, 2])
