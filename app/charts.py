@@ -12,7 +12,6 @@ import re
 
 import pandas as pd
 import plotly.graph_objects as go
-import streamlit as st
 
 from app import presenter
 

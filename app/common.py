@@ -1,13 +1,8 @@
-"""Helpers shared by the app pages: shipped checkpoints, cached datasets, torch threads, session state,
-query parameters and the seed widget.
+"""What every page reads from the server: shipped checkpoints and their histories, cached datasets, the
+torch thread setting, and the seed widget.
 
-Imports between app modules: always ``from app import common, figures`` (or ``from app.figures import
-...``). ``app/main.py`` puts the repository root on ``sys.path`` before any page runs, because
-``streamlit run app/main.py`` only puts ``app/`` there; this works the same under ``streamlit run`` and
-``AppTest.from_file("app/main.py")``. ``core`` is importable either way (editable install or that path).
-
-Everything that belongs to one user lives in ``st.session_state``; module globals hold only constants and
-``st.cache_*`` functions whose results are read-only and safe to share between sessions.
+Module globals hold only constants and ``st.cache_*`` functions whose results are read-only and safe to
+share between sessions; a user's state lives in ``st.session_state`` (``app/state.py``).
 """
 
 from __future__ import annotations
@@ -21,11 +16,12 @@ from pathlib import Path
 import streamlit as st
 import torch
 
+from app import state
 from core import checkpoint, data
 
 ROOT = Path(__file__).resolve().parents[1]
 PRETRAINED_ENV = "ORDERLAB_PRETRAINED_DIR"  # tests point this at a temporary directory
-MAX_SEED = 2**31 - 1
+MAX_SEED = state.MAX_SEED
 
 
 # --- torch ---------------------------------------------------------------------------------------
@@ -79,8 +75,12 @@ def _load_checkpoint(path: str) -> checkpoint.Checkpoint:
 
 def pretrained_history(name: str) -> list[dict]:
     """The snapshot history in a shipped checkpoint's ``metrics.json`` (empty when there is none)."""
-    metrics = load_pretrained(name).metrics or {}
-    history = metrics.get("history") or []
+    return snapshot_history(load_pretrained(name).metrics)
+
+
+def snapshot_history(metrics: dict | None) -> list[dict]:
+    """The snapshots (dicts with ``step`` and ``exponents``) in a ``metrics.json``, empty when none."""
+    history = (metrics or {}).get("history") or []
     return [s for s in history if isinstance(s, dict) and "exponents" in s and "step" in s]
 
 
@@ -97,37 +97,13 @@ def cached_task(name: str, seed: int = 0, **params) -> data.Dataset:
     return _cached_task(name, int(seed), json.dumps(params, sort_keys=True))
 
 
-# --- session state and query parameters ------------------------------------------------------------
-
-
-def state(key: str, default=None):
-    """``st.session_state[key]``, set to ``default`` first if missing."""
-    return st.session_state.setdefault(key, default)
-
-
-def query_int(name: str, lo: int = 0, hi: int = MAX_SEED) -> int | None:
-    """An integer query parameter in ``[lo, hi]``, or None when absent or malformed."""
-    raw = st.query_params.get(name)
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        return None
-    return value if lo <= value <= hi else None
-
-
-def query_choice(name: str, choices) -> str | None:
-    """A query parameter that must be one of ``choices``, or None."""
-    raw = st.query_params.get(name)
-    return raw if raw in choices else None
-
-
 # --- seed widget -----------------------------------------------------------------------------------
 
 
 def seed_widget(key: str, last_used: int | None = None, container=None) -> int:
     """Seed number input plus "same seed" (back to ``last_used``) and "new seed" (random) buttons."""
     box = container if container is not None else st
-    state(key, 0)
+    state.get(key, 0)
     value = box.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key=key,
                              help="Seeds the data split, the initial weights and every random draw: the "
                                   "same seed and settings reproduce a run (also from the CLI with --seed).")
@@ -143,25 +119,3 @@ def seed_widget(key: str, last_used: int | None = None, container=None) -> int:
 def _set_state(key: str, value) -> None:
     if value is not None:
         st.session_state[key] = value
-
-
-def restore_settings(saved_key: str) -> None:
-    """Put back a page's settings after a visit to another page: Streamlit drops the state of widgets
-    that were not drawn in a run, so :func:`save_settings` keeps a plain copy under ``saved_key``."""
-    for key, value in st.session_state.get(saved_key, {}).items():
-        if key not in st.session_state:
-            st.session_state[key] = value
-
-
-def run_page(draw, saved_key: str, kept: tuple[str, ...], prefixes: tuple[str, ...] = ()) -> None:
-    """Draw a page, then keep its settings aside, even when drawing stopped early (an error, ``st.stop``)."""
-    try:
-        draw()
-    finally:
-        save_settings(saved_key, kept, prefixes)
-
-
-def save_settings(saved_key: str, kept: tuple[str, ...], prefixes: tuple[str, ...] = ()) -> None:
-    """Copy the widget values named in ``kept`` (or starting with one of ``prefixes``) aside."""
-    st.session_state[saved_key] = {key: st.session_state[key] for key in list(st.session_state.keys())
-                                   if isinstance(key, str) and (key in kept or key.startswith(prefixes))}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import common, links
+from app import common, links, state
 
 SHIPPED = "shipped: "
 KNOWN_POLICIES = ("learned", "random", "left_to_right", "reference", "confidence", "margin", "entropy", "hybrid")
@@ -21,20 +21,20 @@ def _policies(raw: str):
 
 
 def restore() -> None:
-    links.restore_once("compare", {"model": ("compare_model", _model), "policies": ("compare_policies", _policies),
-                                   "seed": ("compare_seed", links.int_in(0, common.MAX_SEED)),
-                                   "step": ("compare_step", links.int_in(0, 100_000))})
+    state.restore_once("compare", {"model": ("compare_model", _model), "policies": ("compare_policies", _policies),
+                                   "seed": ("compare_seed", state.int_in(0, common.MAX_SEED)),
+                                   "step": ("compare_step", state.int_in(0, 100_000))})
 
 
 def write(policies: list[str], seed: int) -> None:
     """The model (only a shipped one can travel in a link), policies and seed; then the link box."""
     label = st.session_state.get("compare_model") or ""
     model = label[len(SHIPPED):] if label.startswith(SHIPPED) else None
-    links.write({"model": model, "policies": ",".join(policies), "seed": seed})
+    state.write_url({"model": model, "policies": ",".join(policies), "seed": seed})
 
 
 def write_step(step: int) -> None:
-    links.write({"step": step})
+    state.write_url({"step": step})
 
 
 def box() -> None:

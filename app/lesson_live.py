@@ -17,7 +17,8 @@ from dataclasses import replace
 
 import streamlit as st
 
-from app import charts, common, figures, task_text
+from app import charts, common, state, task_text
+from app.figures import training as training_figures
 from app.training_runner import TrainingRun
 from core.train import TrainConfig
 
@@ -29,12 +30,11 @@ PRESET = TrainConfig(task=TASK, steps=400, d_model=32, n_layers=2, n_heads=4, ba
 REPLAY = "majority-learned"
 TICK_S = 1.0
 DOUBLE_CLICK_S = 2.0
-MAX_RUNS = 8  # as the Train page: runs kept per session
 
 
 def lesson_run() -> TrainingRun | None:
     """The session's latest run started from the Lesson (it also appears on the Train page)."""
-    return next((r for r in reversed(st.session_state.get("train_runs", [])) if r.label.startswith("lesson")), None)
+    return next((r for r in reversed(state.runs()) if r.label.startswith("lesson")), None)
 
 
 def start(seed: int) -> None:
@@ -43,15 +43,7 @@ def start(seed: int) -> None:
         return
     run = TrainingRun(replace(PRESET, seed=seed), common.cached_task(TASK, seed), background=True,
                       label=f"lesson {TASK} seed {seed} ({PRESET.steps} steps)")
-    runs = common.state("train_runs", [])
-    for old in runs:
-        if old.active:
-            old.pause()  # one run per student at a time
-    runs.append(run)
-    for old in runs[:-MAX_RUNS]:
-        old.stop()
-    del runs[:-MAX_RUNS]
-    run.start()
+    state.add_run(run)
     st.session_state["lesson_started_at"] = time.monotonic()
     st.session_state["lesson_source"] = "live"
 
@@ -123,6 +115,6 @@ def show(history: list[dict], meta, total: int, key: str, delay: int | None) -> 
         st.caption(f"The exponents are held still for the first {delay} steps while the model learns to predict "
                    "at all; then the order starts to move.")
     left, right = st.columns(2)
-    charts.plot(left, figures.metric_curve(history, "group_precedence", "Bits before votes: group precedence",
+    charts.plot(left, training_figures.metric_curve(history, "group_precedence", "Bits before votes: group precedence",
                                            "P(bit before vote)", TARGET, total, (0, 1)), key=f"{key}_prec")
-    charts.plot(right, figures.rank_heatmap(history, meta.position_names, total_steps=total), key=f"{key}_rank")
+    charts.plot(right, training_figures.rank_heatmap(history, meta.position_names, total_steps=total), key=f"{key}_rank")

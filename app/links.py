@@ -1,8 +1,8 @@
-"""Links that restore what a page shows: built from the page's state, shown with a copy button.
+"""Links that restore what a page shows: a page's url path and parameters as a full link, shown with a
+copy button (``st.code`` carries it).
 
-Each page writes its visible state to ``st.query_params`` and reads it back once per session; this module
-only turns a page's url path and parameters into a full link and shows it (``st.code`` carries the copy
-button). Presenter mode is in a link only when it is asked for (``presenter=1``).
+Each page writes its visible state to ``st.query_params`` and reads it back once per session
+(``app/state.py``). Presenter mode is in a link only when it is asked for (``presenter=1``).
 """
 
 from __future__ import annotations
@@ -33,45 +33,3 @@ def link_box(url_path: str, params: dict, key: str, label: str = "Link to exactl
         st.caption(f"{label} — copy it with the icon at the right of the box:")
         st.code(url, language=None, wrap_lines=True)
     return url
-
-
-def restore_once(page: str, fields: dict) -> None:
-    """Put a link's values into the page's widget state, once per session and page.
-
-    ``fields`` maps a query parameter to ``(session key, parse)``; ``parse(raw)`` returns the widget value
-    or None for a value the page does not offer (then the parameter is ignored)."""
-    flag = f"link_read_{page}"
-    if st.session_state.get(flag):
-        return
-    st.session_state[flag] = True
-    for param, (key, parse) in fields.items():
-        raw = st.query_params.get(param)
-        value = parse(raw) if raw is not None else None
-        if value is not None:
-            st.session_state[key] = value
-
-
-def write(params: dict) -> dict:
-    """Make the URL carry ``params`` (None values are left out); returns the parameters written."""
-    wanted = {k: str(v) for k, v in params.items() if v is not None}
-    for key, value in wanted.items():
-        if st.query_params.get(key) != value:
-            st.query_params[key] = value
-    return wanted
-
-
-def int_in(lo: int, hi: int):
-    """A parser for an integer query parameter in ``[lo, hi]``."""
-    def parse(raw: str):
-        try:
-            value = int(raw)
-        except ValueError:
-            return None
-        return value if lo <= value <= hi else None
-    return parse
-
-
-def one_of(choices):
-    """A parser for a query parameter that must be one of ``choices``."""
-    choices = list(choices)
-    return lambda raw: raw if raw in choices else None

@@ -14,6 +14,8 @@ import textwrap
 import plotly.graph_objects as go
 import streamlit as st
 
+from app import state
+
 KEY = "lesson_presenter"
 FONT_PX, TITLE_PX, TITLE_WRAP = 18, 22, 42
 CSS = """
@@ -35,11 +37,7 @@ h1 { font-size: 2.4rem !important; } h2 { font-size: 2.4rem !important; } h3 { f
 
 def read_link() -> None:
     """Turn presenter mode on once per session when the link asks for it."""
-    if st.session_state.get("presenter_link_read"):
-        return
-    st.session_state["presenter_link_read"] = True
-    if st.query_params.get("presenter") in ("1", "true"):
-        st.session_state[KEY] = True
+    state.restore_once("presenter", {"presenter": (KEY, state.flag)})
 
 
 def on() -> bool:

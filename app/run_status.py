@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app import state
+
 TICK_S = 2.0
-
-
-def current_run():
-    runs = st.session_state.get("train_runs") or []
-    return runs[-1] if runs else None
 
 
 def status_line(run, since_start: bool = False) -> str:
@@ -41,7 +38,7 @@ def duration(seconds: float) -> str:
 
 def badge() -> None:
     """Draw the badge in the sidebar (nothing before the first run)."""
-    run = current_run()
+    run = state.current_run()
     if run is None:
         return
     with st.sidebar:
@@ -49,7 +46,7 @@ def badge() -> None:
 
 
 def _badge(timed: bool) -> None:
-    run = current_run()
+    run = state.current_run()
     if run is None:
         return
     run.touch()

@@ -1,7 +1,7 @@
 """The views of a training run: metrics, NELBO curves, order heatmaps, exponents, their trajectories.
 
 Drawn the same for a live run (the Train page), a shipped run's replay and a run followed by a class
-(``app/page_class.py``); every view reads snapshot histories and exponents only, never a trainer.
+(``app/content/classroom.py``); every view reads snapshot histories and exponents only, never a trainer.
 """
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from app import charts, figures
+from app import charts
+from app.figures import schedule as schedule_figures
+from app.figures import training as training_figures
 from core import data, limits
 from core.orders import max_order_entropy, precedence_matrix
 
@@ -22,30 +24,30 @@ def views(curves: dict[str, list[dict]], history: list[dict], exponents: list[fl
     names, L = meta.position_names, meta.length
     metric_row(curves, history, L)
     left, right = st.columns(2)
-    charts.plot(left, figures.nelbo_curves(curves, total_steps), key=f"{key}_nelbo")
+    charts.plot(left, training_figures.nelbo_curves(curves, total_steps), key=f"{key}_nelbo")
     with right:
-        colour = st.radio("Heatmap colour", figures.COLOR_MODES, horizontal=True, key=f"{key}_colour",
+        colour = st.radio("Heatmap colour", training_figures.COLOR_MODES, horizontal=True, key=f"{key}_colour",
                           format_func=lambda c: "expected decode step" if c == "rank" else "median masking time",
                           help="Expected decode step from Plackett-Luce (1 = first), or the median masking "
                                "time 0.5^(1/w) (revealed later during generation when smaller).")
-        charts.plot(st, figures.rank_heatmap(history, names, colour, total_steps), key=f"{key}_rank")
+        charts.plot(st, training_figures.rank_heatmap(history, names, colour, total_steps), key=f"{key}_rank")
     left, right = st.columns(2)
     if L <= limits.MAX_PLOT_CURVES:
-        charts.plot(left, figures.alpha_curves(exponents, names), key=f"{key}_alpha")
+        charts.plot(left, schedule_figures.alpha_curves(exponents, names), key=f"{key}_alpha")
     if limits.plot_positions_ok(L):
         w = torch.tensor(exponents, dtype=torch.float64)
-        charts.plot(right, figures.precedence_heatmap(precedence_matrix(w).numpy(), names), key=f"{key}_prec")
+        charts.plot(right, schedule_figures.precedence_heatmap(precedence_matrix(w).numpy(), names), key=f"{key}_prec")
     else:
         right.caption(f"The precedence heatmap is drawn for at most {int(limits.MAX_PLOT_CELLS ** 0.5)} "
                       f"positions; this run has {L:,}.")
     left, right = st.columns(2)
     if history:
-        charts.plot(left, figures.entropy_curve(history, L, total_steps), key=f"{key}_entropy")
-    charts.plot(right, figures.exponent_bars(exponents, names), key=f"{key}_bars")
+        charts.plot(left, training_figures.entropy_curve(history, L, total_steps), key=f"{key}_entropy")
+    charts.plot(right, schedule_figures.exponent_bars(exponents, names), key=f"{key}_bars")
     if history and L <= limits.MAX_PLOT_CURVES:
-        charts.plot(st, figures.exponent_trajectories(history, names, total_steps), key=f"{key}_traj")
+        charts.plot(st, training_figures.exponent_trajectories(history, names, total_steps), key=f"{key}_traj")
     if meta.shape:
-        charts.plot(st, figures.grid_rank_image(exponents, meta.shape), key=f"{key}_grid")
+        charts.plot(st, schedule_figures.grid_rank_image(exponents, meta.shape), key=f"{key}_grid")
     if history:
         charts.csv_download(st, charts.history_frame(curves), f"{meta.name}-snapshots", key=f"{key}_csv",
                             label="Download every snapshot (CSV)")

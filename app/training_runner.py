@@ -10,11 +10,11 @@ Both trainers pull from ``Trainer.events()``, one event at a time in turn, so th
 and share the same settings (the baseline differs only in its schedule).
 
 The server trains at most ``limits.max_concurrent_runs()`` runs at once (one per CPU core by default;
-``$ORDERLAB_MAX_CONCURRENT_RUNS`` changes it): :data:`BUDGET` is shared by every session, and a run that
-finds every slot taken waits in a first-come queue, which the page shows, instead of slowing every run down.
-A slot is given back when its run pauses, stops or finishes, or when nobody asks for it any more
-(``LEASE_S``). A background run that no page has looked at for ``ABANDON_S`` (its browser closed) pauses,
-and the worker of a paused run nobody looks at ends (resuming starts a new one).
+``$ORDERLAB_MAX_CONCURRENT_RUNS`` changes it): :data:`BUDGET` (``app/training_budget.py``) is shared by every
+session, and a run that finds every slot taken waits in a first-come queue, which the page shows. A slot is
+given back when its run pauses, stops or finishes, or when nobody asks for it any more. A background run
+that no page has looked at for ``ABANDON_S`` (its browser closed) pauses, and the worker of a paused run
+nobody looks at ends (resuming starts a new one).
 """
 
 from __future__ import annotations
@@ -30,63 +30,16 @@ from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from app.training_budget import TrainingBudget
 from core import data, limits
 from core.checkpoint import HUB_FILES
 from core.train import StepEvent, TrainConfig, Trainer
 
-STATES = ("ready", "running", "paused", "stopped", "done")
 MAX_CSV_BYTES = limits.CSV_MAX_BYTES
-LEASE_S = 10.0  # a slot or queue place not asked for in this long is given up (the worker asks every round)
 ABANDON_S = 600.0  # a background run nobody has looked at for this long pauses (a closed browser)
 ROUND_S = 0.25  # training time per round of a worker thread: a pause waits at most about this long
 QUEUE_POLL_S = 0.5  # how often a queued worker asks for a slot again
 PARK_S = 5.0  # a paused worker looks again this often (whether its run was abandoned)
-
-
-class TrainingBudget:
-    """Server-wide slots for training runs, with a first-come queue for the runs that find none free.
-
-    Thread-safe: every session's page asks from its own thread. ``clock`` is injectable for tests."""
-
-    def __init__(self, slots: int, clock=time.monotonic):
-        self.slots = limits.check_int("concurrent training runs", slots, 1, 1024)
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._holders: dict[int, float] = {}  # run id -> last time its page asked
-        self._queue: dict[int, float] = {}  # waiting run id -> last time asked (insertion order = queue)
-
-    def acquire(self, run_id: int) -> int:
-        """0 when ``run_id`` holds a slot (granted now or before), else its place in the queue (1 = next)."""
-        with self._lock:
-            now = self._clock()
-            self._expire(now)
-            if run_id in self._holders:
-                self._holders[run_id] = now
-                return 0
-            self._queue.setdefault(run_id, now)
-            self._queue[run_id] = now
-            place = list(self._queue).index(run_id) + 1
-            if place <= self.slots - len(self._holders):
-                del self._queue[run_id]
-                self._holders[run_id] = now
-                return 0
-            return place
-
-    def release(self, run_id: int) -> None:
-        with self._lock:
-            self._holders.pop(run_id, None)
-            self._queue.pop(run_id, None)
-
-    def status(self) -> tuple[int, int]:
-        """(runs training now, runs waiting)."""
-        with self._lock:
-            self._expire(self._clock())
-            return len(self._holders), len(self._queue)
-
-    def _expire(self, now: float) -> None:
-        for table in (self._holders, self._queue):
-            for run_id in [r for r, seen in table.items() if now - seen > LEASE_S]:
-                del table[run_id]
 
 
 BUDGET = TrainingBudget(limits.max_concurrent_runs())

@@ -7,7 +7,8 @@ read (a zip bomb stops at the bound), member names are only compared, never used
 ``core.checkpoint.load_from_bytes`` reads the bytes (nothing is unpickled).
 
 The uploader is emptied after each complete upload (its widget key changes), so a new upload replaces the
-previous one instead of piling up next to it; the result of the last upload is kept in the session.
+previous one instead of piling up next to it; the result of the last upload is kept in the session and read
+with :func:`last_result` (the Train page replays the history of the checkpoint uploaded on Inspect).
 """
 
 from __future__ import annotations
@@ -118,11 +119,34 @@ def upload_key(parts: dict[str, bytes]) -> str:
 
 def load(files) -> tuple[str, checkpoint.Checkpoint]:
     """``(key, checkpoint)`` from uploaded files; ValueError with the loader's message."""
-    parts = checkpoint_files(files)
+    return load_parts(checkpoint_files(files))
+
+
+def load_parts(parts: dict[str, bytes]) -> tuple[str, checkpoint.Checkpoint]:
+    """``(key, checkpoint)`` from the files of :func:`checkpoint_files` (the one call of the loader)."""
     return upload_key(parts), checkpoint.load_from_bytes(parts[CONFIG], parts[WEIGHTS], parts.get(METRICS))
 
 
-# --- the widget -----------------------------------------------------------------------------------------
+# --- the widget (Inspect and Compare) ------------------------------------------------------------------
+
+
+INSPECT = "inspect_upload"  # the base key of the Inspect page's uploader
+COMPARE = "compare_upload"
+
+
+def upload_box(base_key: str, label: str) -> dict | None:
+    """The uploader in its own container (keyed ``base_key``); returns :func:`uploader`'s result."""
+    with st.container(key=base_key):
+        return uploader(label, base_key)
+
+
+def show_error(result: dict) -> None:
+    st.error(f"This upload cannot be used: {result['error']}")
+
+
+def last_result(base_key: str) -> dict | None:
+    """The last upload's result in this session (``{"key", "ckpt", "names"}`` or ``{"error"}``), or None."""
+    return st.session_state.get(f"{base_key}_result")
 
 
 def uploader(label: str, base_key: str) -> dict | None:
@@ -136,7 +160,7 @@ def uploader(label: str, base_key: str) -> dict | None:
             st.session_state[f"{base_key}_result"] = result
             st.session_state[f"{base_key}_generation"] = generation + 1
             st.rerun()
-    return st.session_state.get(f"{base_key}_result")
+    return last_result(base_key)
 
 
 def _try_load(files) -> dict | None:
@@ -149,10 +173,10 @@ def _try_load(files) -> dict | None:
             return None
         return {"error": str(e)}
     try:
-        ckpt = checkpoint.load_from_bytes(parts[CONFIG], parts[WEIGHTS], parts.get(METRICS))
+        key, ckpt = load_parts(parts)
     except ValueError as e:
         return {"error": str(e)}
-    return {"key": upload_key(parts), "ckpt": ckpt, "names": sorted(parts)}
+    return {"key": key, "ckpt": ckpt, "names": sorted(parts)}
 
 
 def widget_key(base_key: str) -> str:

@@ -1,13 +1,10 @@
 """Shared test helpers: a tiny training config and checkpoints made from it in a few seconds."""
 
-import sys
 from dataclasses import replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from core.train import TrainConfig, Trainer
 
-from core.train import TrainConfig, Trainer  # noqa: E402
 
 # schedule_lr 0: the learned exponents stay exactly equal over the 5 steps, as a barely trained run's are
 TINY = TrainConfig(task="pairs", task_params={"n": 4, "num_train": 256, "num_heldout": 64}, steps=5, d_model=16,

@@ -4,17 +4,15 @@ read-only; links restore the Lesson's whole state.
 ``run_every`` fragments do not fire under AppTest: each ``at.run()`` stands for one tick of a follower.
 """
 
-import sys
 import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from app import class_mode
+
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from app import class_mode  # noqa: E402
-
 MAIN = str(ROOT / "app" / "main.py")
 
 
@@ -31,7 +29,7 @@ def teacher_with_a_run(steps: int = 200) -> AppTest:
 
 def student(code: str) -> AppTest:
     at = AppTest.from_file(MAIN, default_timeout=60).run()
-    at.switch_page("page_class.py")
+    at.switch_page("content/classroom.py")
     at.query_params["code"] = code
     return at.run()
 
@@ -83,7 +81,7 @@ def test_the_registry_is_bounded_and_replays_agree_on_the_snapshot():
 
 def test_a_lesson_link_restores_step_exponents_task_and_seed_without_presenter_mode():
     at = AppTest.from_file(MAIN, default_timeout=60).run()
-    at.switch_page("page_lesson.py").run()
+    at.switch_page("content/lesson.py").run()
     at.selectbox(key="lesson_task").set_value("parity").run()
     at.number_input(key="lesson_seed").set_value(9).run()
     at.select_slider(key="lesson_w_1").set_value(7.0).run()
@@ -91,7 +89,7 @@ def test_a_lesson_link_restores_step_exponents_task_and_seed_without_presenter_m
     query = {k: at.query_params[k] for k in at.query_params}
     assert "presenter" not in query and query["step"] == "3"
     fresh = AppTest.from_file(MAIN, default_timeout=60).run()
-    fresh.switch_page("page_lesson.py")
+    fresh.switch_page("content/lesson.py")
     for k, v in query.items():
         fresh.query_params[k] = v
     fresh.run()
@@ -128,7 +126,7 @@ def test_a_train_link_restores_mode_task_seed_steps_and_the_replayed_snapshot(mo
 
 def test_a_compare_link_restores_model_policies_seed_and_step(monkeypatch):
     monkeypatch.delenv("ORDERLAB_PRETRAINED_DIR", raising=False)
-    page = str(ROOT / "app" / "page_compare.py")
+    page = str(ROOT / "app" / "content" / "compare.py")
     at = AppTest.from_file(page, default_timeout=60).run()
     at.multiselect(key="compare_policies").set_value(["learned", "confidence"]).run()
     at.number_input(key="compare_seed").set_value(4).run()

@@ -4,21 +4,19 @@
 """
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import core.model
+from app.content import compare as compare_page
+from app.training_runner import TrainingRun
+from conftest import TINY, save_tiny
+
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import core.model  # noqa: E402
-from app import page_compare  # noqa: E402
-from app.training_runner import TrainingRun  # noqa: E402
-from conftest import TINY, save_tiny  # noqa: E402
-
-PAGE = str(ROOT / "app" / "page_compare.py")
+PAGE = str(ROOT / "app" / "content" / "compare.py")
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +147,7 @@ def uploader(at: AppTest, base: str = "compare_upload"):
 def test_uploaded_model_and_a_bad_upload(page, shipped):
     d = shipped / "tiny-pairs"
     config, weights = (d / "config.json").read_bytes(), (d / "model.safetensors").read_bytes()
-    page.selectbox(key="compare_model").set_value(page_compare.UPLOAD).run()
+    page.selectbox(key="compare_model").set_value(compare_page.UPLOAD).run()
     assert page.info and not page.exception
     uploader(page).set_value(
         [("config.json", config, "application/json"), ("model.safetensors", weights[:100], "application/octet-stream")])
@@ -186,11 +184,10 @@ def test_a_4096_position_upload_says_what_it_will_not_decode(page):
     """Finding 2: decoding the 4096-position checkpoint ran past 90 s for one policy."""
     import math
 
-    sys.path.insert(0, str(ROOT / "tests"))
     import hostile_cases
 
     parts = hostile_cases.checkpoint_parts(L=4096, exponents=[math.exp((i % 97) / 30 - 1.6) for i in range(4096)])
-    page.selectbox(key="compare_model").set_value(page_compare.UPLOAD).run()
+    page.selectbox(key="compare_model").set_value(compare_page.UPLOAD).run()
     # bounded by the decoding budget of core/limits.py (the 10 s page target is measured in the browser)
     uploader(page).set_value([(n, b, "application/octet-stream") for n, b in hostile_cases.files(parts)]).run()
     assert not page.exception
@@ -203,7 +200,7 @@ def test_a_second_upload_replaces_the_first(page, shipped):
     d = shipped / "tiny-pairs"
     pair = [("config.json", (d / "config.json").read_bytes(), "application/json"),
             ("model.safetensors", (d / "model.safetensors").read_bytes(), "application/octet-stream")]
-    page.selectbox(key="compare_model").set_value(page_compare.UPLOAD).run()
+    page.selectbox(key="compare_model").set_value(compare_page.UPLOAD).run()
     uploader(page).set_value(pair).run()
     uploader(page).set_value(pair).run()  # the uploader was emptied: this is a pair, not "got 4"
     assert not page.exception and not page.error and not page.warning

@@ -3,21 +3,20 @@
 import io
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from app import inspection
+from app.content import inspect as inspect_page
+from conftest import save_tiny
+from core import checkpoint
+
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from app import page_inspect  # noqa: E402
-from conftest import save_tiny  # noqa: E402
-from core import checkpoint  # noqa: E402
-
-PAGE = str(ROOT / "app" / "page_inspect.py")
+PAGE = str(ROOT / "app" / "content" / "inspect.py")
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +66,7 @@ def test_shipped_checkpoint_opens_with_every_view(page):
     assert any(t.startswith("When is each position decoded") for t in titles)
     metrics = {m.label: m.value for m in page.metric}
     assert metrics["uniform maximum log L!"] == f"{torch.lgamma(torch.tensor(9.0)).item():.2f} nats"
-    assert metrics[page_inspect.TAU_LABEL] == "+0.00" and metrics["group precedence"] == "0.50"
+    assert metrics[inspect_page.TAU_LABEL] == "+0.00" and metrics["group precedence"] == "0.50"
     assert "exponents are all equal" in page.info[0].value  # learned, but its exponents have not moved
 
 
@@ -81,7 +80,7 @@ def test_shared_schedule_has_zero_expected_tau_and_no_most_likely_order(page):
     page.selectbox(key="inspect_shipped").set_value("tiny-pairs-linear").run()
     assert not page.exception
     metrics = {m.label: m.value for m in page.metric}
-    assert metrics[page_inspect.TAU_LABEL] == "+0.00"
+    assert metrics[inspect_page.TAU_LABEL] == "+0.00"
     assert metrics["group precedence"] == "0.50"
     assert not most_likely_lines(page)
     assert "shared by every position" in page.info[0].value
@@ -97,26 +96,26 @@ def with_exponents(path, w: list[float]) -> checkpoint.Checkpoint:
 def test_expected_tau_follows_the_order_distribution_not_its_mode(shipped):
     # w = 1 +- 0.02: a "most likely order" exists only through noise; its own tau would be far from 0
     noisy = [1.02, 0.98, 0.98, 1.02, 1.02, 0.98, 1.02, 0.98]
-    stats = page_inspect.order_stats(with_exponents(shipped / "tiny-pairs", noisy))
+    stats = inspection.order_stats(with_exponents(shipped / "tiny-pairs", noisy))
     assert stats["learned"] and stats["near_uniform"]
     assert abs(stats["kendall_tau"]) < 0.02
     assert stats["entropy"] > 0.99 * math.log(math.factorial(8))
     # exponents falling along the reference order: the draws mostly follow it
     falling = [100.0 / 4**k for k in range(8)]
-    stats = page_inspect.order_stats(with_exponents(shipped / "tiny-pairs", falling))
+    stats = inspection.order_stats(with_exponents(shipped / "tiny-pairs", falling))
     assert not stats["near_uniform"] and stats["mode"] == list(range(8))
     assert 0.75 < stats["kendall_tau"] < 1.0  # 1 only if every draw were the reference order
 
 
 def test_near_uniform_learned_schedule_shows_no_most_likely_order(page, shipped):
     ckpt = with_exponents(shipped / "tiny-pairs", [0.98, 1.02, 1.02, 0.98, 0.98, 1.02, 0.98, 1.02])
-    page.session_state[page_inspect.STATE] = {"label": "shipped: tiny-pairs", "ckpt": ckpt,
-                                              "stats": page_inspect.order_stats(ckpt)}
+    page.session_state[inspect_page.STATE] = {"label": "shipped: tiny-pairs", "ckpt": ckpt,
+                                              "stats": inspection.order_stats(ckpt)}
     page.run()
     assert not page.exception
     assert not most_likely_lines(page)
     assert "not meaningful" in page.info[0].value
-    assert {m.label: m.value for m in page.metric}[page_inspect.TAU_LABEL] == "+0.00"  # tau = -0.0014
+    assert {m.label: m.value for m in page.metric}[inspect_page.TAU_LABEL] == "+0.00"  # tau = -0.0014
 
 
 def test_good_upload_shows_the_exponent_chart(page, files):
@@ -199,7 +198,6 @@ def long_checkpoint(L: int) -> tuple[bytes, bytes]:
 def test_long_checkpoints_open_within_the_target_and_say_what_is_left_out(page, L):
     """Finding 1: a 42 KB checkpoint of 1024 positions grew the server from 7 to 23 GB ([L, L, L] rank
     spread); 4096 positions asked for 550 GB and showed a traceback. Now: seconds, bounded, and a note."""
-    sys.path.insert(0, str(ROOT / "tests"))
     at = upload(page, *long_checkpoint(L))  # the 10 s target is measured in the browser, not timed here
     assert not at.exception and not at.error
     notes = " ".join(c.value for c in at.caption)
@@ -249,7 +247,7 @@ def test_an_uploaded_history_replays_on_the_train_page(shipped, monkeypatch):
     """Issue 13: a shipped folder's three files keep their training history, which replays on the Train page."""
     monkeypatch.setenv("ORDERLAB_PRETRAINED_DIR", str(shipped))
     main = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=60).run()
-    main.switch_page("page_inspect.py").run()
+    main.switch_page("content/inspect.py").run()
     main.radio(key="inspect_source").set_value("Upload").run()
     folder = shipped / "tiny-pairs"
     files = [(p.name, p.read_bytes(), "application/octet-stream") for p in sorted(folder.iterdir())
@@ -257,7 +255,7 @@ def test_an_uploaded_history_replays_on_the_train_page(shipped, monkeypatch):
     assert len(files) == 3
     uploader(main).set_value(files).run()
     assert not main.exception and any("training history" in c.value for c in main.caption)
-    main.switch_page("page_train.py").run()
+    main.switch_page("content/train.py").run()
     main.radio(key="train_mode").set_value("Replay a shipped run").run()
     assert main.selectbox(key="replay_name").value == "the checkpoint uploaded on Inspect"
     assert not main.exception and main.slider(key="replay_index") is not None

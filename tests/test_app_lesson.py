@@ -1,7 +1,6 @@
 """The Lesson page (AppTest): URL presets, the live ELBO identity, and the jump to a training run."""
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -9,9 +8,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-PAGE = str(ROOT / "app" / "page_lesson.py")
+PAGE = str(ROOT / "app" / "content" / "lesson.py")
 MAIN = str(ROOT / "app" / "main.py")
 STEPS = ["0 · One order → every order", "1 · Forward masking", "2 · Times → order", "3 · Plackett–Luce",
          "4 · ELBO = mean AR loss", "5 · Train live"]
@@ -97,7 +95,7 @@ def test_the_live_step_trains_in_the_background_and_reaches_the_target():
     """Issue 13: step 5 ended at group precedence 0.49 in front of the class. The preset (majority, 400 steps)
     reaches 0.75 on seeds 0-4 (measured, see app/lesson_live.py); here seed 0 trains to the end."""
     at = AppTest.from_file(MAIN, default_timeout=60).run()
-    at.switch_page("page_lesson.py").run()
+    at.switch_page("content/lesson.py").run()
     at.radio(key="lesson_step").set_value(STEPS[5]).run()
     at.button(key="lesson_train").click().run()
     assert not at.exception
@@ -117,7 +115,7 @@ def test_the_live_step_trains_in_the_background_and_reaches_the_target():
 
 
 def test_next_and_back_walk_every_step():
-    from app.page_lesson import STEPS as ALL  # the Sudoku step follows step 5
+    from app.content.lesson import STEPS as ALL  # the Sudoku step follows step 5
 
     at = lesson()
     assert next(b for b in at.button if b.label == "← Back").disabled  # the first step
@@ -148,11 +146,11 @@ def test_the_replay_fallback_shows_a_shipped_run_at_once():
 
 def test_settings_survive_a_visit_to_another_page():
     at = AppTest.from_file(MAIN, default_timeout=60).run()
-    at.switch_page("page_lesson.py").run()
+    at.switch_page("content/lesson.py").run()
     at.selectbox(key="lesson_task").set_value("parity").run()
     at.select_slider(key="lesson_w_2").set_value(7.0).run()
-    at.switch_page("page_inspect.py").run()
-    at.switch_page("page_lesson.py").run()
+    at.switch_page("content/inspect.py").run()
+    at.switch_page("content/lesson.py").run()
     assert not at.exception
     assert at.selectbox(key="lesson_task").value == "parity"
     assert at.select_slider(key="lesson_w_2").value == 7.0

@@ -1,18 +1,16 @@
 """Smoke test of the app entry point: it runs, and every page in the navigation runs without an exception."""
 
-import sys
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.train import TrainConfig, Trainer
+
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from core.train import TrainConfig, Trainer  # noqa: E402
-
 MAIN = str(ROOT / "app" / "main.py")
-PAGES = ["page_train.py", "page_compare.py", "page_inspect.py", "page_lesson.py", "page_class.py"]
+PAGES = ["content/train.py", "content/compare.py", "content/inspect.py", "content/lesson.py", "content/classroom.py"]
 
 
 @pytest.fixture(scope="module")

@@ -2,19 +2,17 @@
 "when a fixed order is not enough", on a tiny 4x4 checkpoint."""
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import save_tiny
+
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from conftest import save_tiny  # noqa: E402
-
-COMPARE = str(ROOT / "app" / "page_compare.py")
-LESSON = str(ROOT / "app" / "page_lesson.py")
+COMPARE = str(ROOT / "app" / "content" / "compare.py")
+LESSON = str(ROOT / "app" / "content" / "lesson.py")
 SUDOKU_STEP = "6 · When a fixed order is not enough"
 
 

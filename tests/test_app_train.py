@@ -6,7 +6,6 @@ runs train in worker threads, so tests wait for a condition on the run (:func:`w
 
 import io
 import json
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -14,14 +13,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app import training_budget, training_runner
+from app.training_runner import TrainingRun, dataset_from_csv
+from core import checkpoint, data
+from core.train import TrainConfig, Trainer
+
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from app import training_runner  # noqa: E402
-from app.training_runner import TrainingRun, dataset_from_csv  # noqa: E402
-from core import checkpoint, data  # noqa: E402
-from core.train import TrainConfig, Trainer  # noqa: E402
-
 MAIN = str(ROOT / "app" / "main.py")
 TINY = dict(task="pairs", task_params={"n": 4}, d_model=16, n_layers=1, n_heads=2, batch_size=16,
             eval_size=32, eval_every=2, warmup=1, device="cpu")
@@ -244,7 +242,7 @@ def test_a_run_keeps_training_on_other_pages_and_the_badge_says_so():
     button(at, "Start").click()
     at.run()
     run = current(at)
-    at.switch_page("page_lesson.py").run()
+    at.switch_page("content/lesson.py").run()
     before = run.trainer.step_count
     deadline = time.monotonic() + 60
     while run.trainer.step_count < before + 5:  # no rerun of any page: the worker thread trains alone
@@ -274,7 +272,7 @@ def test_settings_survive_other_pages_and_modes():
     at.number_input(key="train_seed").set_value(3)
     at.number_input(key="train_param_pairs_n").set_value(6)
     at.run()
-    for page in ("page_compare.py", "page_inspect.py", "page_lesson.py", "page_train.py"):
+    for page in ("content/compare.py", "content/inspect.py", "content/lesson.py", "content/train.py"):
         at.switch_page(page).run()
     at.radio(key="train_mode").set_value("Replay a shipped run").run()
     at.radio(key="train_mode").set_value("Train live").run()
@@ -415,7 +413,7 @@ def test_runs_beyond_the_server_budget_wait_in_a_visible_queue():
     """Finding 8: nothing limited how many runs a server trained at once. With two slots, a third run waits
     (place 1) and starts as soon as one of the others pauses; an abandoned run's slot expires."""
     now = [0.0]
-    budget = training_runner.TrainingBudget(2, clock=lambda: now[0])
+    budget = training_budget.TrainingBudget(2, clock=lambda: now[0])
     config = TrainConfig(steps=50, **TINY)
     runs = [TrainingRun(config, budget=budget, label=f"r{i}") for i in range(3)]
     for run in runs:
@@ -427,7 +425,7 @@ def test_runs_beyond_the_server_budget_wait_in_a_visible_queue():
     runs[0].pause()
     runs[2].advance(0.05)
     assert not runs[2].waiting and runs[2].trainer.history
-    now[0] += training_runner.LEASE_S + 1  # the other pages stopped asking (closed tabs)
+    now[0] += training_budget.LEASE_S + 1  # the other pages stopped asking (closed tabs)
     runs[0].resume()
     runs[0].advance(0.05)
     assert not runs[0].waiting and budget.status() == (1, 0)

@@ -1,13 +1,9 @@
 """The Sudoku figure builders are pure functions: cell status, conflicts and the side-by-side HTML."""
 
 import re
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from app import figures_sudoku as fs  # noqa: E402
-from core import sudoku  # noqa: E402
+from app.figures import sudoku as fs
+from core import sudoku
 
 G = sudoku.geometry(4)
 SOLUTION = [0, 1, 2, 3, 2, 3, 0, 1, 1, 0, 3, 2, 3, 2, 1, 0]  # a valid 4x4 grid (values 0..3)

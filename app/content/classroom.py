@@ -75,4 +75,5 @@ def main() -> None:
     links.link_box("class", {"code": code}, key="class_link")
 
 
-main()
+if __name__ == "__main__":
+    main()
