@@ -1,9 +1,17 @@
-"""Tiny hand-made denoisers, ``logits = denoiser(z)`` with mask id V: the math tests drive ``elbo`` and
-``decoding`` with them, and the Lesson page uses ``RandomDenoiser`` as its fixed example model."""
+"""Tiny hand-made denoisers, ``logits = denoiser(z)`` with mask id V, and the meta of their toy data: the math
+tests drive ``elbo`` and ``decoding`` with them, and the Lesson page uses ``RandomDenoiser`` as its fixed
+example model."""
 
 import itertools
 
 import torch
+
+from core.meta import DataMeta
+
+
+def toy_meta(L: int, V: int) -> DataMeta:
+    """The meta of toy data: ``L`` positions ``p1..pL`` with ``V`` categories each, no reference order."""
+    return DataMeta(name="toy", params={}, num_categories=[V] * L, position_names=[f"p{i + 1}" for i in range(L)])
 
 
 class RandomDenoiser:

@@ -2,14 +2,14 @@
 
 Entry points (``denoiser`` is any callable ``logits [N, L, V] = denoiser(z [N, L])``, mask id ``V``)::
 
-    sample(denoiser, meta_or_num_positions, policy, n, generator=None, *, schedule=None,
+    sample(denoiser, meta, policy, n, generator=None, *, schedule=None,
            temperature=1.0, k=1, steps=None, forced=None, puzzle=None) -> (samples [N, L], Trajectory)
     continue_from(denoiser, trajectory, step, policy=None, generator=None, *, next_position=None,
                   meta=None, schedule=None, temperature=1.0, k=1, steps=None,
                   forced=None) -> (samples [N, L], Trajectory)
-    teacher_forced(denoiser, x, meta_or_num_positions, policy, generator=None, *, schedule=None,
+    teacher_forced(denoiser, x, meta, policy, generator=None, *, schedule=None,
                    k=1, steps=None, forced=None, given=None) -> Trajectory
-    policy_orders(policy, n, meta_or_num_positions, generator=None, *, schedule=None) -> orders [n, L]
+    policy_orders(policy, n, meta, generator=None, *, schedule=None) -> orders [n, L]
 
 ``policy`` is anything :meth:`Policy.of` reads (``core/decoding/policy.py``). Each step (1) asks the
 selector which positions to reveal (:class:`TopK`: ``k`` per step by rank or adaptive score;
@@ -48,13 +48,14 @@ from core.checks import check_count
 from core.decoding.policy import Policy
 from core.decoding.selectors import selector_for
 from core.decoding.trajectory import Trajectory
+from core.meta import DataMeta
 from core.runtime import device_of, eval_mode, resolve_mask_id
 
 
-def policy_orders(policy, n: int, meta_or_num_positions, generator=None, *, schedule=None) -> torch.Tensor:
+def policy_orders(policy, n: int, meta: DataMeta, generator=None, *, schedule=None) -> torch.Tensor:
     """Orders ``[n, L]`` of a non-adaptive policy (``ancestral`` decodes in the schedule's order
     distribution, so its orders are drawn from the schedule)."""
-    L, meta = _positions(meta_or_num_positions)
+    L = _length(meta)
     check_count("n", n)
     return Policy.of(policy).orders(n, L, meta, generator, schedule)
 
@@ -194,18 +195,18 @@ def _check_forced(forced, start: int, end: int, z: torch.Tensor) -> dict[int, to
 # --- public entry points -------------------------------------------------------------------------
 
 
-def sample(denoiser, meta_or_num_positions, policy, n: int, generator=None, *, schedule=None,
+def sample(denoiser, meta: DataMeta, policy, n: int, generator=None, *, schedule=None,
            temperature: float = 1.0, k: int = 1, steps: int | None = None, forced=None, puzzle=None):
     """Draw ``n`` samples with ``policy``; return ``(samples [n, L], Trajectory)``.
 
     ``puzzle``: LongTensor ``[n, L]``, givens where it is not the mask id (they start revealed and stay).
 
-    ``meta_or_num_positions``: a ``DataMeta`` (needed for ``reference``; categories a position does not
-    have are never drawn) or the number of positions.
+    ``meta``: the data's :class:`~core.meta.DataMeta` (its length, the categories of each position, which
+    are the only tokens drawn, and the reference order; ``core.toys.toy_meta`` for toy data).
     ``schedule``: needed for ``learned`` and ``ancestral``. ``k``: positions per step; ``steps``: the
     ancestral grid size (default ``L``). ``forced``: ``{step: position}`` overrides.
     """
-    L, meta = _positions(meta_or_num_positions)
+    L = _length(meta)
     check_count("n", n)
     _check_temperature(temperature)
     policy = Policy.of(policy)
@@ -241,8 +242,8 @@ def continue_from(denoiser, trajectory: Trajectory, step: int, policy=None, gene
     if policy.time_grid and steps is None and trajectory.policy == "ancestral":
         steps = trajectory.num_steps  # resume on the same time grid
     n, L = trajectory.tokens.shape
-    if meta is not None and _positions(meta)[0] != L:
-        raise ValueError(f"meta has {_positions(meta)[0]} positions, the trajectory has {L}")
+    if meta is not None and _length(meta) != L:
+        raise ValueError(f"meta has {meta.length} positions, the trajectory has {L}")
     selector = selector_for(policy, n, L, meta, schedule, k, steps, generator, trajectory.tokens.device)
     state = _State.from_trajectory(trajectory, step, meta)
     if not state.masked.any():
@@ -253,7 +254,7 @@ def continue_from(denoiser, trajectory: Trajectory, step: int, policy=None, gene
     return state.z.clone(), state.to_trajectory(num_steps, policy)
 
 
-def teacher_forced(denoiser, x: torch.Tensor, meta_or_num_positions, policy, generator=None, *,
+def teacher_forced(denoiser, x: torch.Tensor, meta: DataMeta, policy, generator=None, *,
                    schedule=None, k: int = 1, steps: int | None = None, forced=None, given=None) -> Trajectory:
     """Reveal the true tokens ``x [N, L]`` along ``policy``: the trajectory's ``log_prob`` holds the model's
     teacher-forced conditionals, so ``.nll()`` is the order NLL (for ``k = 1``) and, for adaptive policies,
@@ -262,7 +263,7 @@ def teacher_forced(denoiser, x: torch.Tensor, meta_or_num_positions, policy, gen
     The generator is consumed exactly as by :func:`sample`, so the same seed gives the same orders.
     ``given``: bool ``[N, L]``, positions revealed from the start (conditioning, not scored).
     """
-    L, meta = _positions(meta_or_num_positions)
+    L = _length(meta)
     x = _check_tokens(x, L)
     policy = Policy.of(policy)
     device = device_of(denoiser)
@@ -279,14 +280,12 @@ def teacher_forced(denoiser, x: torch.Tensor, meta_or_num_positions, policy, gen
 # --- argument checks -----------------------------------------------------------------------------
 
 
-def _positions(meta_or_num_positions):
-    """``(L, meta or None)`` from a DataMeta-like object or an int."""
-    x = meta_or_num_positions
-    if isinstance(x, int) and not isinstance(x, bool):
-        return check_count("num_positions", x), None
-    if hasattr(x, "num_categories"):
-        return len(x.num_categories), x
-    raise ValueError(f"expected a DataMeta or a number of positions, got {type(x).__name__}")
+def _length(meta) -> int:
+    """The number of positions of the data ``meta`` describes (ValueError if it is not a DataMeta)."""
+    if not isinstance(meta, DataMeta):
+        raise ValueError(f"meta must be a DataMeta (core.meta; core.toys.toy_meta for toy data), got "
+                         f"{type(meta).__name__}")
+    return meta.length
 
 
 def _check_temperature(temperature) -> None:
