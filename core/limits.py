@@ -1,7 +1,7 @@
 """The table of limits: every bound on work that untrusted content (an uploaded or Hub checkpoint, a CSV, a
 query string, a widget) can drive, declared once and checked before anything is allocated.
 
-The loader (``core.checkpoint``), the task and table builders (``core.data``), the scorers
+The loader (``core.checkpoint``), the task and table builders (``core.tasks``, ``core.tables``), the scorers
 (``core.quality``), the CLIs and the app's widgets and pages all read their bounds from here, so a value one
 of them accepts is a value the others can handle. The check functions raise ``ValueError`` with a message
 that names the value, the bound and what to do instead; they never allocate (the generic checks are in
@@ -40,7 +40,7 @@ MAX_PARAMS = 50_000_000  # 200 MB of float32: the weights limit above, with room
 MAX_NAME_CHARS = 200  # a position name or a category name in config.json
 MAX_TEXT_PARAM_CHARS = 4096  # a string parameter of a task (e.g. adult's column list)
 
-# --- built-in tasks (core.data) ---------------------------------------------------------------------------
+# --- built-in tasks (core.tasks) --------------------------------------------------------------------------
 TASK_MAX_N = 512  # pairs / lookup / majority / parity: n free positions, 2n in all
 TASK_MAX_V = 64  # pairs / lookup: values per position
 TASK_MAX_DIGITS = 15  # addition: digits per operand
@@ -67,7 +67,7 @@ ORDER_SAMPLE_CELLS = 1 << 22  # orders x positions drawn for a Monte Carlo stati
 MAX_PLOT_CELLS = 256 * 256  # cells of an L x L figure (precedence heatmap); larger ones are not drawn
 MAX_PLOT_CURVES = 512  # one curve or bar per position (alpha curves, exponent bars, rank spread)
 
-# --- decoding and scoring (core.sample, core.quality, the Compare page) ------------------------------------
+# --- decoding and scoring (core.decoding, core.quality, the Compare page)------------------------------------
 MAX_SAMPLES = 100_000  # samples per call of the sampler
 DENSE_RATE = 2e10  # multiply-adds per second of one core in the dense layers (measured, float32)
 ATTENTION_RATE = 5e9  # ... in attention with small heads (measured)
