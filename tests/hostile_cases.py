@@ -327,29 +327,29 @@ class _File:
 
 def inspect_and_compare(ckpt, key: str) -> str:
     """Inspect's statistics and figures, then Compare's decoding and scores, as the pages compute them."""
-    from app import figures_orders as fo
-    from app import page_compare, page_inspect
+    from app import decoding, inspection
+    from app.figures import replay
 
-    stats = page_inspect.order_stats(ckpt)
-    figs = page_inspect.plot_figures(ckpt, stats)
+    stats = inspection.order_stats(ckpt)
+    figs = inspection.plot_figures(ckpt, stats)
     size = sum(len(f.to_json()) for f in figs.values())
     assert size < 50 << 20, f"figures of {size:,} bytes"
-    page_inspect.limit_notes(ckpt.meta.length, stats)
-    model = page_compare.from_checkpoint(key, "upload", ckpt)
-    policies = page_compare.available_policies(ckpt.meta)[:3]
+    inspection.limit_notes(ckpt.meta.length, stats)
+    model = decoding.from_checkpoint(key, "upload", ckpt)
+    policies = decoding.available_policies(ckpt.meta)[:3]
     notes = []
     try:
-        page_compare.check_decode_budget(model, policies)
-        trajs = {p: page_compare.decode(model, p, 0) for p in policies}
-        fo.replay_strip(page_compare.replay_rows(model, trajs), ckpt.meta.position_names, 1)
-        page_compare.step_notes(model, trajs, ckpt.meta.length)
+        decoding.check_decode_budget(model, policies)
+        trajs = {p: decoding.decode(model, p, 0) for p in policies}
+        replay.replay_strip(decoding.replay_rows(model, trajs), ckpt.meta.position_names, 1)
+        decoding.step_notes(model, trajs, ckpt.meta.length)
     except ValueError as e:
         notes.append(_message(e))
-    scores = page_compare.compute_scores(model, policies, 0)
+    scores = decoding.compute_scores(model, policies, 0)
     if isinstance(scores, str):
         notes.append(_message(ValueError(scores)))
     else:
-        page_compare.score_table(scores)
+        decoding.score_table(scores)
     return "; ".join(notes)
 
 
@@ -374,14 +374,14 @@ def train_and_reupload(raw: bytes) -> str:
 def run_case(case: Case) -> str:
     """The case through the page's entry point and next steps: a note (may be empty) when it works;
     ValueError when the lab refuses it with a message."""
-    from app import page_inspect, uploads
+    from app import inspection, uploads
 
     value = case.make()
     if case.kind == "upload":
         key, ckpt = uploads.load([_File(n, b) for n, b in value])
         return inspect_and_compare(ckpt, key)
     if case.kind == "hub":
-        page_inspect.load_hub(value, timeout=10)
+        inspection.load_hub(value, timeout=10)
         return "loaded"
     return train_and_reupload(value)
 
