@@ -17,7 +17,7 @@ import streamlit as st
 import torch
 
 from app import state
-from core import checkpoint, data
+from core import checkpoint, meta, tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 PRETRAINED_ENV = "ORDERLAB_PRETRAINED_DIR"  # tests point this at a temporary directory
@@ -88,11 +88,11 @@ def snapshot_history(metrics: dict | None) -> list[dict]:
 
 
 @st.cache_resource(show_spinner="Building the dataset…", max_entries=16)
-def _cached_task(name: str, seed: int, params_json: str) -> data.Dataset:
-    return data.make_task(name, seed=seed, **json.loads(params_json))
+def _cached_task(name: str, seed: int, params_json: str) -> meta.Dataset:
+    return tasks.make_task(name, seed=seed, **json.loads(params_json))
 
 
-def cached_task(name: str, seed: int = 0, **params) -> data.Dataset:
+def cached_task(name: str, seed: int = 0, **params) -> meta.Dataset:
     """A built-in task's dataset, built once per (name, seed, params) and shared read-only."""
     return _cached_task(name, int(seed), json.dumps(params, sort_keys=True))
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import streamlit as st
 
 from app import common, links, state
+from core.decoding import POLICIES
 
 SHIPPED = "shipped: "
-KNOWN_POLICIES = ("learned", "random", "left_to_right", "reference", "confidence", "margin", "entropy", "hybrid")
+KNOWN_POLICIES = tuple(p for p in POLICIES if p != "ancestral")  # the CLI's time-grid sampler is not on Compare
 
 
 def _model(raw: str):

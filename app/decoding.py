@@ -18,7 +18,7 @@ import torch
 
 from app import inspection
 from app.figures import replay as replay_figures
-from core import checkpoint, data, limits, quality, sample, sudoku
+from core import checkpoint, decoding, limits, meta, quality, sudoku, tasks
 from core.schedules import LearnedPolynomialSchedule
 
 POLICIES = ("learned", "random", "left_to_right", "reference", "confidence")
@@ -38,7 +38,7 @@ class Model:
     label: str
     denoiser: torch.nn.Module
     schedule: torch.nn.Module
-    meta: data.DataMeta
+    meta: meta.DataMeta
     heldout: torch.Tensor | None = None
 
 
@@ -59,7 +59,7 @@ def from_run(run) -> Model:
                  trainer.dataset.heldout)
 
 
-def available_policies(meta: data.DataMeta) -> list[str]:
+def available_policies(meta: meta.DataMeta) -> list[str]:
     return [p for p in POLICIES if p != "reference" or meta.reference_order is not None]
 
 
@@ -67,9 +67,9 @@ def replay_key(model: Model, policies, seed: int, interventions=()) -> tuple:
     return (model.key, tuple(policies), int(seed), tuple(interventions))
 
 
-def decode(model: Model, policy: str, seed: int) -> sample.Trajectory:
+def decode(model: Model, policy: str, seed: int) -> decoding.Trajectory:
     """One sample decoded with ``policy``; the same seed gives every policy the same token uniforms."""
-    _, trajectory = sample.sample(model.denoiser, model.meta, policy, 1, torch.Generator().manual_seed(seed),
+    _, trajectory = decoding.sample(model.denoiser, model.meta, policy, 1, torch.Generator().manual_seed(seed),
                                   schedule=model.schedule)
     return trajectory
 
@@ -82,7 +82,7 @@ def intervene(model: Model, trajectories: dict, step: int, position: int, seed: 
         if int(traj.step_of[0, position]) < step:
             out[policy] = traj
             continue
-        _, out[policy] = sample.continue_from(
+        _, out[policy] = decoding.continue_from(
             model.denoiser, traj, step, generator=torch.Generator().manual_seed(seed + 1), next_position=position,
             meta=model.meta, schedule=model.schedule)
     return out
@@ -96,7 +96,7 @@ def check_decode_budget(model: Model, policies) -> None:
                          f"of a {config.length:,}-position model)", seconds, limits.DECODE_SECONDS)
 
 
-def trajectories(model: Model, policies, seed: int, interventions=()) -> dict[str, sample.Trajectory]:
+def trajectories(model: Model, policies, seed: int, interventions=()) -> dict[str, decoding.Trajectory]:
     """The decoded trajectories for this request, computed at most once and kept in the session
     (ValueError when over the decoding budget)."""
     check_decode_budget(model, policies)
@@ -155,7 +155,7 @@ def replay_rows(model: Model, trajs: dict) -> list[dict]:
     """Figure rows (plain lists) for :mod:`app.figures.replay` from each policy's trajectory."""
     rows = []
     for policy, traj in trajs.items():
-        rows.append({"label": policy, "values": data.decode_samples(model.meta, traj.tokens)[0],
+        rows.append({"label": policy, "values": tasks.decode_samples(model.meta, traj.tokens)[0],
                      "step_of": traj.step_of[0].tolist(), "confidence": traj.prob[0].tolist(),
                      "entropy": traj.entropy[0].tolist(), "names": model.meta.position_names})
     return rows
@@ -170,7 +170,7 @@ def step_notes(model: Model, trajs: dict, step: int) -> list[str]:
         if step > traj.num_steps:
             continue
         revealed = traj.revealed_at(step - 1)[0].nonzero().flatten().tolist()
-        values = data.decode_samples(model.meta, traj.tokens)[0]
+        values = tasks.decode_samples(model.meta, traj.tokens)[0]
         parts = [f"{names[l]} = {replay_figures.cell_text(values[l], 24)} (p = {float(traj.prob[0, l]):.2f})"
                  for l in revealed]
         note = f"**{policy}** revealed " + ", ".join(parts)
@@ -180,11 +180,11 @@ def step_notes(model: Model, trajs: dict, step: int) -> list[str]:
     return notes
 
 
-def final_note(meta: data.DataMeta, tokens: torch.Tensor) -> str:
+def final_note(meta: meta.DataMeta, tokens: torch.Tensor) -> str:
     """The finished sample in words, with its validity when the task has a rule."""
-    valid = data.check_samples(meta, tokens)
+    valid = tasks.check_samples(meta, tokens)
     verdict = "" if valid is None else (" ✓ valid" if bool(valid[0]) else " ✗ breaks the task's rule")
-    text = "" if meta.shape is not None else f"`{data.format_sample(meta, tokens[0])}`"
+    text = "" if meta.shape is not None else f"`{tasks.format_sample(meta, tokens[0])}`"
     return f"finished: {text}{verdict}"
 
 
@@ -197,7 +197,7 @@ def same_decoding_hint(model: Model, trajs: dict) -> str | None:
     a, b = pairs[0]
     why = "they pick the same positions at every step"
     if {a, b} == {"learned", "random"}:
-        w, _ = inspection.scores_of(model.schedule, model.meta.length)
+        w, _ = inspection.scores_of(model.schedule)
         top = inspection.most_uneven_pair(w)
         if top <= NEAR_UNIFORM_P:
             cause = (f"the learned exponents are about equal (no position comes before another more than "
@@ -217,7 +217,7 @@ def interventions_of(model: Model, policies, seed: int) -> list[tuple[int, int]]
     return store.setdefault(replay_key(model, policies, seed), [])
 
 
-def sudoku_trajectories(model: Model, policies, index: int, seed: int) -> dict[str, sample.Trajectory]:
+def sudoku_trajectories(model: Model, policies, index: int, seed: int) -> dict[str, decoding.Trajectory]:
     """Each policy's greedy decoding of held-out puzzle ``index`` from its givens (cached)."""
     check_decode_budget(model, policies)
     cache = st.session_state.setdefault(CACHE, {})
@@ -225,7 +225,7 @@ def sudoku_trajectories(model: Model, policies, index: int, seed: int) -> dict[s
     if key not in cache:
         x, given = sudoku.task_puzzles(model.meta.params, "heldout", SUDOKU_PUZZLES)
         puzzle = torch.where(given[index:index + 1], x[index:index + 1], model.denoiser.mask_id)
-        cache[key] = {p: sample.sample(model.denoiser, model.meta, p, 1, torch.Generator().manual_seed(seed),
+        cache[key] = {p: decoding.sample(model.denoiser, model.meta, p, 1, torch.Generator().manual_seed(seed),
                                        schedule=model.schedule, temperature=0.0, puzzle=puzzle)[1]
                       for p in policies}
         while len(cache) > MAX_CACHED:

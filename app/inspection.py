@@ -25,7 +25,7 @@ from core.orders import (
     precedence_matrix,
     rank_spread,
 )
-from core.train import order_summary
+from core.orders import order_summary
 
 HUB_TIMEOUT_S = 30.0
 MAX_ORDER_SHOWN = 32
@@ -48,13 +48,11 @@ def load_hub(repo_id: str, timeout: float = HUB_TIMEOUT_S) -> checkpoint.Checkpo
         pool.shutdown(wait=False)
 
 
-def scores_of(schedule, L: int) -> tuple[torch.Tensor, bool]:
-    """Plackett–Luce scores of a schedule (``w`` for polynomial ones) and whether they are learned
-    per position; shared schedules (linear, cosine) give equal scores = uniform orders."""
-    if hasattr(schedule, "exponents"):
-        w = schedule.exponents.detach().double().cpu()
-        return w, not torch.allclose(w, w[0].expand_as(w))
-    return torch.ones(L, dtype=torch.float64), False
+def scores_of(schedule) -> tuple[torch.Tensor, bool]:
+    """Plackett–Luce scores of a schedule (``w`` for polynomial ones) and whether they differ between
+    positions; shared schedules (linear, cosine) give equal scores = uniform orders."""
+    w = schedule.order_scores().detach().double().cpu()
+    return w, not torch.allclose(w, w[0].expand_as(w))
 
 
 def most_uneven_pair(w: torch.Tensor) -> float:
@@ -67,10 +65,10 @@ def order_stats(ckpt: checkpoint.Checkpoint, seed: int = 0) -> dict:
 
     Agreement with the reference is the *expected* Kendall tau over the whole order distribution (0 for a
     shared schedule), not the tau of the most likely order: with equal or nearly equal ``w`` that mode is
-    decided by ties and noise; it and the group precedence come from ``core.train.order_summary``, as in
+    decided by ties and noise; it and the group precedence come from ``core.orders.order_summary``, as in
     the training snapshots. ``near_uniform`` says the mode is not worth showing."""
     meta = ckpt.meta
-    w, learned = scores_of(ckpt.schedule, meta.length)
+    w, learned = scores_of(ckpt.schedule)
     generator = torch.Generator().manual_seed(seed)
     entropy = order_entropy(w, generator=generator)
     spread, spread_se = rank_spread(w, generator)

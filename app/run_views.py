@@ -12,11 +12,11 @@ import torch
 from app import charts
 from app.figures import schedule as schedule_figures
 from app.figures import training as training_figures
-from core import data, limits
+from core import limits, meta
 from core.orders import max_order_entropy, precedence_matrix
 
 
-def views(curves: dict[str, list[dict]], history: list[dict], exponents: list[float], meta: data.DataMeta,
+def views(curves: dict[str, list[dict]], history: list[dict], exponents: list[float], meta: meta.DataMeta,
           key: str, total_steps: int | None = None) -> None:
     """The live figures: NELBO curves, rank heatmap, alpha curves, precedence, entropy, exponents, their
     trajectories, grid. ``total_steps`` (the run's length) fixes the step axes, so the charts fill in from

@@ -13,7 +13,7 @@ import streamlit as st
 from app import charts, class_mode, common, links, run_views, uploads
 from app.figures import training as training_figures
 from app.player import Player
-from core import data
+from core import meta
 
 TICK_S = 1.0  # the shortest tick while playing (several snapshots per tick at higher speeds)
 UPLOADED = "the checkpoint uploaded on Inspect"
@@ -84,7 +84,7 @@ def choose(name: str, count: int) -> None:
     st.session_state["replay_index"] = min(st.session_state["replay_index"], count - 1)
 
 
-def replay_view(name: str, history: list[dict], meta: data.DataMeta, companions: dict) -> None:
+def replay_view(name: str, history: list[dict], meta: meta.DataMeta, companions: dict) -> None:
     last = len(history) - 1
     PLAYER.advance(last)
     index = PLAYER.slider(last)

@@ -15,14 +15,14 @@ import streamlit as st
 
 from app import common, state, task_text
 from app.training_runner import dataset_from_csv
-from core import data, limits
+from core import limits, meta, tasks
 from core.train import TrainConfig
 
 CSV_OPTION = "upload a CSV"
 SKIP_PARAMS = {"seed", "num_train", "num_heldout"}
 # Sudoku is not trained here: generating its 20,000 unique-solution puzzles alone takes about a CPU minute
 # of the shared server. Its shipped checkpoints are on the Compare page; `python -m core.train --task sudoku`.
-TRAIN_TASKS = [t for t in data.TASKS if t != "sudoku"]
+TRAIN_TASKS = [t for t in tasks.TASKS if t != "sudoku"]
 PARAM_HELP = {
     "n": "How many free positions b₁…bₙ (pairs, lookup and majority; parity: bits); the sequence has 2n "
          "positions with the c's.",
@@ -46,7 +46,7 @@ def param_max(task: str, name: str) -> int:
     """The widget maximum of an integer task parameter: its bound, and for ``n`` (2n positions) also the
     largest that keeps the task's default rows x positions within ``limits.TASK_MAX_CELLS``."""
     hi = PARAM_MAX[name]
-    defaults = data.task_defaults(task)
+    defaults = tasks.task_defaults(task)
     if name == "n" and "num_train" in defaults:
         rows = defaults["num_train"] + defaults.get("num_heldout", 0)
         hi = min(hi, limits.TASK_MAX_CELLS // (2 * rows))
@@ -73,7 +73,7 @@ DEFAULTS = {"train_task": PAGE.task, "train_schedule": PAGE.schedule,
             "train_eval_size": 128}
 
 
-def settings() -> tuple[TrainConfig | None, data.Dataset | None]:
+def settings() -> tuple[TrainConfig | None, meta.Dataset | None]:
     """Draw the settings; returns the config and the dataset, or (None, None) with an error shown."""
     sb = st.sidebar
     st.session_state.pop("train_blocked", None)
@@ -99,7 +99,7 @@ def settings() -> tuple[TrainConfig | None, data.Dataset | None]:
     return (config, dataset) if dataset is not None else (None, None)
 
 
-def task_box(sb) -> tuple[str, dict, data.Dataset | None]:
+def task_box(sb) -> tuple[str, dict, meta.Dataset | None]:
     """The task with its rule and parameters; ``(task, params, dataset)``, the dataset only for a CSV."""
     task = sb.selectbox("Task", TRAIN_TASKS + [CSV_OPTION], key="train_task",
                         help="A built-in task (each has a known easy order to compare against), or your "
@@ -144,7 +144,7 @@ def steps_box(sb) -> int | None:
     return steps
 
 
-def built_task(sb, task: str, seed: int, params: dict) -> data.Dataset | None:
+def built_task(sb, task: str, seed: int, params: dict) -> meta.Dataset | None:
     """The built-in task's dataset (cached), or None with the reason shown (and Start off)."""
     try:
         return common.cached_task(task, seed, **params)
@@ -170,7 +170,7 @@ def parse_steps(text: str) -> int | str:
 def task_params(box, task: str) -> dict:
     """One input per parameter of a built-in task (sizes of the generated data are left at defaults)."""
     params = {}
-    for name, default in data.task_defaults(task).items():
+    for name, default in tasks.task_defaults(task).items():
         if name in SKIP_PARAMS:
             continue
         key, text = f"train_param_{task}_{name}", PARAM_HELP.get(name, f"Parameter {name} of the task.")
@@ -187,7 +187,7 @@ def task_params(box, task: str) -> dict:
     return params
 
 
-def csv_dataset(box) -> data.Dataset | None:
+def csv_dataset(box) -> meta.Dataset | None:
     """The uploaded CSV as a dataset (parsed once per file), or None with the problem shown."""
     upload = box.file_uploader("CSV file", type=["csv"], key="train_csv",
                                help="A table with a header row: categorical columns become categories, "

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 
-from core import limits
+from core import checks
 
 LEASE_S = 10.0  # a slot or queue place not asked for in this long is given up (the worker asks every round)
 
@@ -18,7 +18,7 @@ class TrainingBudget:
     Thread-safe: every session's page asks from its own thread. ``clock`` is injectable for tests."""
 
     def __init__(self, slots: int, clock=time.monotonic):
-        self.slots = limits.check_int("concurrent training runs", slots, 1, 1024)
+        self.slots = checks.check_int("concurrent training runs", slots, 1, 1024)
         self._clock = clock
         self._lock = threading.Lock()
         self._holders: dict[int, float] = {}  # run id -> last time its page asked

@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from app.training_budget import TrainingBudget
-from core import data, limits
+from core import limits, meta, tables
 from core.checkpoint import HUB_FILES
 from core.train import StepEvent, TrainConfig, Trainer
 
@@ -74,7 +74,7 @@ class Progress:
 class TrainingRun:
     """One run: ``trainer`` (the chosen schedule) and ``baseline`` (linear, same settings) or None."""
 
-    def __init__(self, config: TrainConfig, dataset: data.Dataset | None = None, baseline: bool = False,
+    def __init__(self, config: TrainConfig, dataset: meta.Dataset | None = None, baseline: bool = False,
                  label: str = "run", clock=time.monotonic, budget: TrainingBudget | None = None,
                  background: bool = False):
         self.label = label
@@ -107,7 +107,7 @@ class TrainingRun:
         return self.trainer.config
 
     @property
-    def meta(self) -> data.DataMeta:
+    def meta(self) -> meta.DataMeta:
         return self.trainer.meta
 
     @property
@@ -137,11 +137,8 @@ class TrainingRun:
 
     def exponents(self) -> list[float]:
         """The current exponents of the run's schedule (also between evaluations, e.g. after a step)."""
-        schedule = self.trainer.schedule
-        if not hasattr(schedule, "exponents"):
-            return [1.0] * self.meta.length
-        with self._lock:
-            return [float(v) for v in schedule.exponents.detach().cpu()]
+        with self._lock:  # all ones for a shared schedule
+            return [float(v) for v in self.trainer.schedule.order_scores().detach().cpu()]
 
     def wall_elapsed(self) -> float:
         """Wall-clock seconds spent running since Start: paused time is not counted."""
@@ -314,9 +311,9 @@ class TrainingRun:
 # --- data ---------------------------------------------------------------------------------------------
 
 
-def dataset_from_csv(raw: bytes, filename: str, seed: int = 0) -> data.Dataset:
-    """Encode an uploaded CSV as a table dataset (``core.data.csv_dataset``, as ``core.train --csv``)."""
-    return data.csv_dataset(raw, filename, seed)
+def dataset_from_csv(raw: bytes, filename: str, seed: int = 0) -> meta.Dataset:
+    """Encode an uploaded CSV as a table dataset (``core.tables.csv_dataset``, as ``core.train --csv``)."""
+    return tables.csv_dataset(raw, filename, seed)
 
 
 def run_label(config: TrainConfig, index: int) -> str:

@@ -15,7 +15,7 @@ import math
 import pandas as pd
 import torch
 
-from core import data, elbo, orders
+from core import elbo, meta, orders, tasks
 from core.schedules import make_schedule
 from core.toys import RandomDenoiser
 
@@ -28,13 +28,13 @@ DENOISER_SCALE = 1.5  # logits of the example model: confident enough that order
 TOP_ORDERS = 12  # orders shown in the Plackett–Luce bar chart
 
 
-def example(task: str, seed: int) -> tuple[data.DataMeta, torch.Tensor]:
+def example(task: str, seed: int) -> tuple[meta.DataMeta, torch.Tensor]:
     """The task's 4-position version and one sequence ``x: [1, L]`` of it."""
-    ds = data.make_task(task, seed=seed, num_train=8, num_heldout=0, **TASKS[task])
+    ds = tasks.make_task(task, seed=seed, num_train=8, num_heldout=0, **TASKS[task])
     return ds.meta, ds.train[:1]
 
 
-def preset_exponents(meta: data.DataMeta, policy: str) -> list[float]:
+def preset_exponents(meta: meta.DataMeta, policy: str) -> list[float]:
     """Slider presets: ``learned`` favours the task's earlier reference groups, ``random`` is one shared
     schedule (all equal), ``left_to_right`` approximates a chain with ratio-10 steps."""
     L = meta.length
@@ -92,7 +92,7 @@ def elbo_check(denoiser, x: torch.Tensor, w: torch.Tensor, seed: int, n: int = N
     return out
 
 
-def example_elbo_check(meta: data.DataMeta, x: torch.Tensor, w: torch.Tensor, seed: int) -> dict:
+def example_elbo_check(meta: meta.DataMeta, x: torch.Tensor, w: torch.Tensor, seed: int) -> dict:
     """:func:`elbo_check` of the Lesson's fixed example model (a seeded ``RandomDenoiser``)."""
     denoiser = RandomDenoiser(meta.length, meta.vocab_size, seed, scale=DENOISER_SCALE)
     return elbo_check(denoiser, x, w, seed)

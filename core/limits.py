@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import os
 
-from core.checks import check_cells, check_int, is_int  # noqa: F401  TEMPORARY: re-exports for app/ until its imports move
-
 # --- checkpoint files -----------------------------------------------------------------------------------
 MAX_CONFIG_BYTES = 1 << 20  # config.json
 MAX_WEIGHTS_BYTES = 256 << 20  # model.safetensors

@@ -10,8 +10,7 @@ import sys
 from core import limits, rng
 from core.checks import check_int
 from core.cli import CHECKPOINT_HELP, open_checkpoint
-# TEMPORARY: re-exports for app/ until its imports move (Trajectory, continue_from, sample, teacher_forced)
-from core.decoding import POLICIES, Policy, Trajectory, continue_from, sample, teacher_forced  # noqa: F401
+from core.decoding import POLICIES, Policy, sample
 from core.tasks import check_samples, format_sample
 
 

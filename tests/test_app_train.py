@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from app import training_budget, training_runner
 from app.training_runner import TrainingRun, dataset_from_csv
-from core import checkpoint, data
+from core import checkpoint, tasks
 from core.train import TrainConfig, Trainer
 
 
@@ -27,7 +27,7 @@ TINY = dict(task="pairs", task_params={"n": 4}, d_model=16, n_layers=1, n_heads=
 
 @pytest.fixture(scope="module")
 def tiny_dataset():
-    return data.make_task("pairs", n=4)
+    return tasks.make_task("pairs", n=4)
 
 
 @pytest.fixture()
@@ -401,10 +401,10 @@ def test_every_task_parameter_the_widgets_allow_builds(monkeypatch):
             if not (widget.key or "").startswith(prefix):
                 continue
             name, hi = widget.key[len(prefix):], int(widget.max)
-            data.make_task(task, **{name: hi})
+            tasks.make_task(task, **{name: hi})
             if name != "table_seed":
                 with pytest.raises(ValueError):
-                    data.make_task(task, **{name: hi + 1})
+                    tasks.make_task(task, **{name: hi + 1})
             checked += 1
     assert checked >= 7
 

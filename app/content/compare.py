@@ -19,7 +19,7 @@ from app.decoding import Model
 from app.figures import orders as order_figures
 from app.figures import replay as replay_figures
 from app.player import Player
-from core import data
+from core import meta, tasks
 
 DEFAULT_POLICIES = ["learned", "random", "left_to_right"]
 # The first model shown, chosen by measurement (core.compare, 128 samples, seed 0): majority-learned decodes
@@ -190,7 +190,7 @@ def solve_rates(model: Model, policies: tuple[str, ...], seed: int) -> None:
                    "--checkpoint … --puzzles 500` gives the same on more puzzles.")
 
 
-def choose_policies(meta: data.DataMeta) -> list[str]:
+def choose_policies(meta: meta.DataMeta) -> list[str]:
     allowed = decoding.available_policies(meta)
     current = [p for p in st.session_state.get("compare_policies", DEFAULT_POLICIES) if p in allowed]
     st.session_state["compare_policies"] = current or DEFAULT_POLICIES[:2]
@@ -245,7 +245,7 @@ def draw() -> None:
         model = choose_model()
     if model is None:
         return
-    if model.meta.name == "sudoku" and data.task_layout_ok(model.meta):
+    if model.meta.name == "sudoku" and tasks.task_layout_ok(model.meta):
         sudoku_panel(model, common.seed_widget("compare_seed", container=top[2]))
         return
     with top[1]:

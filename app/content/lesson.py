@@ -25,7 +25,7 @@ from app import state, sudoku_view, task_text
 from app.figures import lesson as lesson_figures
 from app.figures import replay as replay_figures
 from app.figures import schedule as schedule_figures
-from core import data
+from core import meta, tasks
 from core import lesson as lesson_math
 from core.lesson import N_MC, N_ORDER_DRAWS, POLICIES, order_label
 
@@ -60,7 +60,7 @@ def settings() -> tuple[str, int, str, bool]:
     return task, int(seed), policy, presenter
 
 
-def exponent_sliders(meta: data.DataMeta, policy: str, presenter: bool) -> torch.Tensor:
+def exponent_sliders(meta: meta.DataMeta, policy: str, presenter: bool) -> torch.Tensor:
     """One slider per position; reset to the policy's preset when task or policy changes."""
     names = meta.position_names
     if st.session_state.get("lesson_preset_for") != (meta.name, policy):
@@ -89,7 +89,7 @@ def step_forward(meta, x, w, tau) -> None:
                 "P(tau_l ≤ t) = 1 − alpha_l(t) = t^w_l. Press ▶ to run time forward from clean data "
                 "(t = 0) to all masked (t = 1): each bar fills up to now, green while its position is still "
                 "clean, grey once it is masked. Move a w slider and watch that position's tick move.")
-    tokens = [replay_figures.cell_text(v) for v in data.decode_samples(meta, x)[0]]
+    tokens = [replay_figures.cell_text(v) for v in tasks.decode_samples(meta, x)[0]]
     left, right = st.columns([3, 2])
     chart(left, lesson_figures.forward_masking_animation(tau.tolist(), meta.position_names, tokens), "lesson_forward")
     chart(right, schedule_figures.alpha_curves(w.tolist(), meta.position_names), "lesson_alpha")
@@ -136,7 +136,7 @@ def step_plackett_luce(meta, w, tau, seed) -> None:
 def step_elbo(meta, x, w, seed) -> None:
     st.markdown("When the denoiser is not told the time t (only which positions are masked), the NELBO equals the **autoregressive loss averaged over "
                 "orders** drawn from Plackett–Luce. Here a fixed random denoiser scores the sequence "
-                f"**{data.format_sample(meta, x[0])}** along every one of the {math.factorial(meta.length)} "
+                f"**{tasks.format_sample(meta, x[0])}** along every one of the {math.factorial(meta.length)} "
                 "orders.")
     check = lesson_math.example_elbo_check(meta, x, w, seed)
     c1, c2, c3 = st.columns(3)
@@ -182,7 +182,7 @@ def step_sudoku(seed: int) -> None:
     sudoku_view.grids(model, ("learned", "margin"), index, seed, "lesson_sudoku_step",
                       "Scrub through both decodings; orange = the cell revealed at this step, red = a conflict.",
                       lambda step, last, trajs: f"{name}, puzzle {index}")
-    w, _ = inspection.scores_of(model.schedule, model.meta.length)
+    w, _ = inspection.scores_of(model.schedule)
     first = ", ".join(model.meta.position_names[int(i)] for i in torch.argsort(-w)[:6])
     st.markdown(f"The learned schedule is one preference for **every** puzzle: cells such as {first} tend to "
                 f"come first (the most uneven pair is decoded in one order "

@@ -20,7 +20,7 @@ from app.figures import schedule as schedule_figures
 from app.figures import training as training_figures
 from app.train_settings import CSV_OPTION, TRAIN_TASKS, parse_steps
 from app.training_runner import TrainingRun, run_label
-from core import data, limits
+from core import limits, meta
 from core.train import TrainConfig
 
 TICK_S = 1.0  # fragment refresh period while training
@@ -70,7 +70,7 @@ def apply_presets() -> bool:
 # --- runs in the session ---------------------------------------------------------------------------------
 
 
-def start_run(config: TrainConfig, dataset: data.Dataset) -> None:
+def start_run(config: TrainConfig, dataset: meta.Dataset) -> None:
     """Create a run from the settings, keep it in the session and start it in its own worker thread.
     A second Start with the same settings within ``DOUBLE_CLICK_S`` (a double click) starts nothing."""
     previous = state.current_run()
@@ -228,7 +228,7 @@ def run_table() -> None:
         charts.csv_download(st, frame, "runs", key="train_run_table_csv")
 
 
-def preview(dataset: data.Dataset | None) -> None:
+def preview(dataset: meta.Dataset | None) -> None:
     """Before the first run: the starting point, every position on the linear schedule."""
     st.info("Nothing trained yet: press **Start**, or choose **Replay a shipped run** under Mode (top of the "
             "sidebar) to watch a finished training at once.")
