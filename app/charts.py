@@ -1,19 +1,25 @@
 """Drawing a figure or a table on a page: presenter fonts, a small toolbar, PNG and CSV export.
 
-Every chart of the lab goes through :func:`plot`: presenter mode enlarges it (``app/presenter.py``), the
-plotly toolbar keeps only what helps (PNG download, zoom, pan, reset) and shows on hover only, placed
-where it does not cover the title (titles are left-aligned, the toolbar sits at the right), and the PNG
-is named after the chart. :func:`csv_download` offers the numbers behind a chart or a table.
+Every chart of the lab goes through :func:`plot` and every table through :func:`table`. A chart gets
+presenter fonts when presenter mode is on (``app/presenter.py``), the plotly toolbar with only what helps
+(PNG download, zoom, pan, reset), shown on hover and placed where it does not cover the title (titles are
+left-aligned, the toolbar sits at the right), a PNG named after the chart, and a CSV button
+(key ``<chart key>_csv``) with the numbers it draws (``app/figures/export.py``), built only when clicked.
+A table gets its CSV button the same way. In presenter mode the CSV buttons are left out (no controls on
+the projector). ``revision`` makes a chart's ``uirevision`` a constant of the run it shows, so a zoom
+survives the redraws of a live run and a new run starts unzoomed.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from app import presenter
+from app.figures import export
 
 REMOVED_BUTTONS = ["lasso2d", "select2d", "autoScale2d", "zoomIn2d", "zoomOut2d", "toggleSpikelines",
                    "hoverClosestCartesian", "hoverCompareCartesian"]
@@ -30,20 +36,39 @@ def config(fig: go.Figure) -> dict:
             "toImageButtonOptions": {"format": "png", "filename": f"orderlab-{name}", "scale": 2}}
 
 
-def plot(box, fig: go.Figure, key: str, **kwargs) -> None:
-    """Draw ``fig`` in ``box`` (``st``, a column, a container) with the lab's toolbar and presenter fonts
-    (on a copy: a figure the caller keeps or caches is never changed)."""
+def plot(box, fig: go.Figure, key: str, revision: str | None = None, **kwargs) -> None:
+    """Draw ``fig`` in ``box`` (``st``, a column, a container) with the lab's toolbar, presenter fonts and
+    a CSV button (on a copy: a figure the caller keeps or caches is never changed). ``revision`` (e.g. the
+    run's label) keeps zoom and hidden traces across redraws of the same chart of the same run."""
     fig = go.Figure(fig)
+    title = fig.layout.title.text or key
     fig.update_layout(title_x=0, title_xanchor="left")
+    if revision is not None:
+        fig.update_layout(uirevision=f"{revision}/{key}")
     presenter.style(fig)
     box.plotly_chart(fig, key=key, config=config(fig), **kwargs)
+    if not presenter.on():
+        csv_download(box, lambda: export.figure_frame(fig, title), title, key=f"{key}_csv",
+                     help="Download the numbers this chart draws as CSV (one row per point or cell).")
 
 
-def csv_download(box, frame: pd.DataFrame, name: str, key: str, label: str = "CSV") -> None:
-    """A download button with ``frame`` as CSV (``orderlab-<name>.csv``)."""
-    box.download_button(label, frame.to_csv(index=False).encode(), file_name=f"orderlab-{slug(name)}.csv",
-                        mime="text/csv", key=key, on_click="ignore",
-                        help="Download the numbers behind this chart or table as CSV.")
+def table(box, frame: pd.DataFrame, key: str, name: str, **kwargs) -> None:
+    """Draw ``frame`` with ``st.dataframe`` in ``box`` and a CSV button (key ``<key>_csv``) under it. In
+    presenter mode a plain table instead (its text scales with the page; the interactive grid's does not)."""
+    if presenter.on():
+        box.table(frame.style.format(precision=3).hide(axis="index"))
+        return
+    box.dataframe(frame, key=key, **kwargs)
+    csv_download(box, frame, name, key=f"{key}_csv", help="Download this table as CSV.")
+
+
+def csv_download(box, frame: pd.DataFrame | Callable[[], pd.DataFrame], name: str, key: str, label: str = "CSV",
+                 help: str = "Download the numbers behind this chart or table as CSV.") -> None:
+    """A download button with ``frame`` as CSV (``orderlab-<name>.csv``); a callable ``frame`` is only
+    called when the button is clicked (live charts redraw every second)."""
+    data = (lambda: frame().to_csv(index=False)) if callable(frame) else frame.to_csv(index=False).encode()
+    box.download_button(label, data, file_name=f"orderlab-{slug(name)}.csv", mime="text/csv", key=key,
+                        on_click="ignore", type="tertiary", help=help)
 
 
 def history_frame(curves: dict[str, list[dict]]) -> pd.DataFrame:

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
+from app import charts
 from core import orders
 
 DRAWS = 5
@@ -43,6 +44,6 @@ def draw(names: list[str], w: torch.Tensor, seed: int, rule_words: str | None, f
     if rule_words:
         st.markdown(f"**The example task.** {rule_words}")
         st.latex(formula)
-    st.dataframe(table(w, names, seed), hide_index=True, width="stretch", key="lesson_intro_orders")
+    charts.table(st, table(w, names, seed), "lesson_intro_orders", "orders-drawn", hide_index=True, width="stretch")
     st.caption("Five orders from each model. Move the exponent sliders (under Exponents, above) and the right "
                "column changes; the next steps show why this is exactly an average of autoregressive models.")

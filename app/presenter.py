@@ -65,8 +65,23 @@ def large(fig: go.Figure) -> go.Figure:
                       margin=dict(t=20 + 30 * len(lines)), hoverlabel=dict(font_size=FONT_PX),
                       legend=dict(font=dict(size=FONT_PX), title=dict(font=dict(size=FONT_PX))))
     fig.update_annotations(font_size=FONT_PX)
+    for trace in [*fig.data, *(t for frame in fig.frames for t in frame.data)]:  # an animation's frames too
+        large_text(trace)
+    for slider in fig.layout.sliders:  # the Lesson's animation
+        slider.update(font_size=FONT_PX, currentvalue_font_size=FONT_PX)
+    for menu in fig.layout.updatemenus:
+        menu.update(font_size=FONT_PX)
     fig.update_xaxes(tickfont_size=FONT_PX, title_font_size=FONT_PX)
     fig.update_yaxes(tickfont_size=FONT_PX, title_font_size=FONT_PX)
     if fig.layout.height:
         fig.update_layout(height=int(fig.layout.height) + 30 * len(lines))
     return fig
+
+
+def large_text(trace) -> None:
+    """Text drawn on a trace's bars, points or cells (e.g. the entropy meter's value) at ``FONT_PX`` at least."""
+    for name in ("textfont", "insidetextfont", "outsidetextfont"):
+        if name in trace and trace[name].size is not None and trace[name].size < FONT_PX:
+            trace[name].size = FONT_PX
+    if "colorbar" in trace:
+        trace.colorbar.update(tickfont_size=FONT_PX, title_font_size=FONT_PX)

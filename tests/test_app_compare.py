@@ -3,13 +3,18 @@
 ``run_every`` fragments do not fire under AppTest, so each ``at.run()`` while playing stands for one tick.
 """
 
+import io
+import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 import core.model
+from app import presenter
 from app.content import compare as compare_page
 from app.training_runner import TrainingRun
 from conftest import TINY, save_tiny
@@ -26,6 +31,9 @@ def shipped(tmp_path_factory):
     # 34 positions: scored on request
     save_tiny(root / "tiny-pairs-long", train=False, task_params={"n": 17, "num_train": 64, "num_heldout": 32},
               steps=1)
+    # digits, an image model (named to sort after tiny-pairs, the default): the replay is a chart of 8x8
+    # pictures, and its 64 positions are scored on request
+    save_tiny(root / "tiny-pixels", train=False, task="digits", task_params={}, steps=1)
     return root
 
 
@@ -212,3 +220,89 @@ def test_the_first_model_is_the_measured_good_demo(monkeypatch):
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception
     assert at.selectbox(key="compare_model").value == "shipped: majority-learned"
+
+
+# --- presenter mode and exports (issue 13) ---------------------------------------------------------------
+
+
+def font_sizes(node, where: str = "") -> list[tuple[str, float]]:
+    """Every font size a plotly spec sets, with where it is set (``layout.xaxis.tickfont`` ...)."""
+    found = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            path = f"{where}.{key}" if where else key
+            if "font" in key.lower() and isinstance(value, dict) and "size" in value:
+                found.append((path, value["size"]))
+            found += font_sizes(value, path)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += font_sizes(value, f"{where}[{i}]")
+    return found
+
+
+def every_chart_of_the_image_model(at: AppTest) -> dict[str, dict]:
+    at.selectbox(key="compare_model").set_value("shipped: tiny-pixels").run()
+    at.button(key="compare_score").click().run()
+    assert not at.exception
+    return {c.key: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+
+
+def test_presenter_mode_enlarges_every_chart_on_compare(shipped, monkeypatch):
+    """Issue 13: chart text stayed about 10 px on the projector (Compare drew its charts past the presenter
+    styling). Every font a chart sets is at least 18 px, the default font too, and long titles wrap."""
+    monkeypatch.setenv("ORDERLAB_PRETRAINED_DIR", str(shipped))
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state[presenter.KEY] = True
+    at.run()
+    specs = every_chart_of_the_image_model(at)
+    assert set(specs) == {"compare_replay_images", "compare_points"}
+    for key, spec in specs.items():
+        layout = spec["layout"]
+        assert layout["font"]["size"] >= presenter.FONT_PX, key  # what every unset font inherits
+        sizes = font_sizes(spec)
+        small = [(where, size) for where, size in sizes if size < presenter.FONT_PX]
+        assert not small, f"{key}: {small}"
+        assert any(where.endswith("tickfont") for where, _ in sizes), key
+        title = layout["title"]["text"]
+        assert all(len(line) <= presenter.TITLE_WRAP for line in title.split("<br>")), key
+        assert layout["margin"]["t"] >= 20 + 30 * len(title.split("<br>")), key  # room for every title line
+    assert not at.get("download_button")  # no controls on the projector
+    assert at.table and not at.dataframe  # the score table as plain text, which scales with the page
+
+
+def test_without_presenter_mode_the_charts_keep_their_own_sizes(page):
+    spec = json.loads(next(c for c in page.get("plotly_chart") if c.key == "compare_points").proto.spec)
+    assert spec["layout"].get("font", {}).get("size") is None
+
+
+@pytest.fixture()
+def deferred(monkeypatch) -> dict:
+    """The data callables of the page's download buttons by file id (the app builds a CSV only on click)."""
+    made = {}
+    add = MediaFileManager.add_deferred
+
+    def recording(self, data, *args, **kwargs):
+        file_id = add(self, data, *args, **kwargs)
+        made[file_id] = data
+        return file_id
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", recording)
+    return made
+
+
+def test_the_charts_and_the_score_table_have_their_own_csv(deferred, shipped, monkeypatch):
+    monkeypatch.setenv("ORDERLAB_PRETRAINED_DIR", str(shipped))
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    specs = every_chart_of_the_image_model(at)
+    buttons = {b.key: b for b in at.get("download_button")}
+    assert {f"{key}_csv" for key in specs} | {"compare_table_csv"} <= set(buttons)
+    points = pd.read_csv(io.StringIO(deferred[buttons["compare_points_csv"].proto.deferred_file_id]()))
+    table = at.dataframe[0].value
+    assert list(points["y"]) == list(table["policy"])
+    assert points["x"].tolist() == pytest.approx(table["order NLL (nats)"].tolist())
+    assert (points["x"] + points["x_error_plus"]).tolist() == pytest.approx(table["95% high"].tolist())
+    images = pd.read_csv(io.StringIO(deferred[buttons["compare_replay_images_csv"].proto.deferred_file_id]()))
+    policies = at.multiselect(key="compare_policies").value
+    assert len(images.dropna(subset=["z"])) == 64 * len(policies)  # one row per pixel of each picture
+    csv = buttons["compare_table_csv"].proto
+    assert csv.url  # a table's CSV is small: built with the page

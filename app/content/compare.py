@@ -14,7 +14,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import common, compare_link, decoding, state, sudoku_view, uploads
+from app import charts, common, compare_link, decoding, state, sudoku_view, uploads
 from app.decoding import Model
 from app.figures import orders as order_figures
 from app.figures import replay as replay_figures
@@ -87,8 +87,8 @@ def show_replay(model: Model, rows: list[dict], step: int) -> None:
     with st.container(key="compare_replay"):
         if meta.shape is not None:
             shade = st.session_state.get("compare_shade", "value")
-            st.plotly_chart(replay_figures.replay_images(rows, meta.shape, step, meta.vocab_size, shade=shade),
-                            width="stretch", key="compare_replay_images")
+            charts.plot(st, replay_figures.replay_images(rows, meta.shape, step, meta.vocab_size, shade=shade),
+                        key="compare_replay_images", width="stretch")
         else:
             st.html(replay_figures.replay_strip(rows, meta.position_names, step))
 
@@ -183,9 +183,10 @@ def solve_rates(model: Model, policies: tuple[str, ...], seed: int) -> None:
         if isinstance(result, str):
             st.warning(f"Solve rates are not available for this model: {result}")
             return
-        st.dataframe(pd.DataFrame([{"policy": p, "solve rate": s.rate, "95% low": s.ci[0], "95% high": s.ci[1],
-                                    "solved": f"{s.solved}/{s.puzzles}", "model calls": s.calls}
-                                   for p, s in result.items()]), hide_index=True, key="compare_sudoku_table")
+        charts.table(st, pd.DataFrame([{"policy": p, "solve rate": s.rate, "95% low": s.ci[0], "95% high": s.ci[1],
+                                        "solved": f"{s.solved}/{s.puzzles}", "model calls": s.calls}
+                                       for p, s in result.items()]), "compare_sudoku_table", "solve-rates",
+                     hide_index=True)
         st.caption(f"95% Wilson intervals over {n} puzzles, seed {seed}; `python -m core.compare "
                    "--checkpoint … --puzzles 500` gives the same on more puzzles.")
 
@@ -212,7 +213,7 @@ def show_scores(model: Model, policies: list[str], seed: int) -> None:
         return
     table = decoding.score_table(result)
     left, right = st.columns([3, 2])
-    left.dataframe(table, hide_index=True, width="stretch", key="compare_table", column_config={
+    charts.table(left, table, "compare_table", "order-quality", hide_index=True, width="stretch", column_config={
         "order NLL (nats)": st.column_config.NumberColumn(format="%.3f", help="Teacher-forced AR loss along "
                                                           "the policy's orders; lower = an easier order."),
         "95% low": st.column_config.NumberColumn(format="%.3f"),
@@ -229,9 +230,9 @@ def show_scores(model: Model, policies: list[str], seed: int) -> None:
     left.caption(f"Order NLL on up to {decoding.heldout_rows(model.meta.length)} held-out sequences "
                  f"({decoding.N_ORDERS} orders each for random policies); validity over "
                  f"{decoding.N_SCORE_SAMPLES} samples per policy, seed {seed}.")
-    right.plotly_chart(order_figures.policy_nll_points(table["policy"].tolist(), table["order NLL (nats)"],
-                                            table["95% low"], table["95% high"]), width="stretch",
-                       key="compare_points")
+    charts.plot(right, order_figures.policy_nll_points(table["policy"].tolist(), table["order NLL (nats)"],
+                                                       table["95% low"], table["95% high"]),
+                key="compare_points", width="stretch")
 
 
 def draw() -> None:

@@ -109,10 +109,10 @@ def step_order(meta, tau) -> None:
     order = lesson_math.decoding_order(tau)
     left, right = st.columns([3, 2])
     chart(left, lesson_figures.times_to_order(tau.tolist(), names), "lesson_sort")
-    right.dataframe(pd.DataFrame({"decode step": range(1, len(names) + 1),
-                                  "position": [names[i] for i in order],
-                                  "tau": [round(float(tau[i]), 4) for i in order]}),
-                    hide_index=True, width="stretch")
+    charts.table(right, pd.DataFrame({"decode step": range(1, len(names) + 1),
+                                      "position": [names[i] for i in order],
+                                      "tau": [round(float(tau[i]), 4) for i in order]}),
+                 "lesson_order_table", "decoding-order", hide_index=True, width="stretch")
     right.markdown(f"**Order:** {order_label(order, names)}")
 
 
@@ -154,8 +154,8 @@ def step_elbo(meta, x, w, seed) -> None:
     if presenter.on():  # a table of text scales with the page; the interactive grid draws small type
         left.table(table.head(8).style.format({c: "{:.4f}" for c in table.columns[1:]}).hide(axis="index"))
     else:
-        left.dataframe(table, hide_index=True, width="stretch",
-                       column_config={c: st.column_config.NumberColumn(format="%.4f") for c in table.columns[1:]})
+        charts.table(left, table, "lesson_elbo_table", "elbo-over-orders", hide_index=True, width="stretch",
+                     column_config={c: st.column_config.NumberColumn(format="%.4f") for c in table.columns[1:]})
     chart(right, lesson_figures.elbo_terms(table["order"].tolist(), table["P(pi)"], table["AR loss (nats)"], check["exact"]),
           "lesson_terms")
 
@@ -193,7 +193,7 @@ def step_sudoku(seed: int) -> None:
     results = sudoku_results()
     if results:
         st.markdown(f"Measured on {results[0]['puzzles']} held-out puzzles (`python bench/sudoku.py`):")
-        st.dataframe(pd.DataFrame(results), hide_index=True, key="lesson_sudoku_table")
+        charts.table(st, pd.DataFrame(results), "lesson_sudoku_table", "sudoku-solve-rates", hide_index=True)
 
 
 def sudoku_results() -> list[dict]:
