@@ -84,7 +84,7 @@ def live(timed: bool) -> None:
     p = run.progress()
     history = run.history()
     st.progress(p.fraction, text=f"{run.state} · step {p.step} / {p.total}")
-    show(history, run.meta, PRESET.steps, "lesson_live", run.config.schedule_delay)
+    show(history, run.meta, PRESET.steps, "lesson_live", run.config.schedule_delay, revision=run.label)
     reached = next((s for s in history if s.get("group_precedence", 0) >= TARGET and s["step"] > 0), None)
     if reached is not None:
         st.success(f"Group precedence passed {TARGET} at step {reached['step']} "
@@ -102,7 +102,7 @@ def replay() -> None:
     show(history[: index + 1], meta, history[-1]["step"], "lesson_replay", None)
 
 
-def show(history: list[dict], meta, total: int, key: str, delay: int | None) -> None:
+def show(history: list[dict], meta, total: int, key: str, delay: int | None, revision: str | None = None) -> None:
     if not history:
         st.caption("Building the model and its first evaluation…")
         return
@@ -116,5 +116,7 @@ def show(history: list[dict], meta, total: int, key: str, delay: int | None) -> 
                    "at all; then the order starts to move.")
     left, right = st.columns(2)
     charts.plot(left, training_figures.metric_curve(history, "group_precedence", "Bits before votes: group precedence",
-                                           "P(bit before vote)", TARGET, total, (0, 1)), key=f"{key}_prec")
-    charts.plot(right, training_figures.rank_heatmap(history, meta.position_names, total_steps=total), key=f"{key}_rank")
+                                           "P(bit before vote)", TARGET, total, (0, 1)), key=f"{key}_prec",
+                revision=revision)
+    charts.plot(right, training_figures.rank_heatmap(history, meta.position_names, total_steps=total),
+                key=f"{key}_rank", revision=revision)

@@ -17,37 +17,41 @@ from core.orders import max_order_entropy, precedence_matrix
 
 
 def views(curves: dict[str, list[dict]], history: list[dict], exponents: list[float], meta: meta.DataMeta,
-          key: str, total_steps: int | None = None) -> None:
+          key: str, total_steps: int | None = None, revision: str | None = None) -> None:
     """The live figures: NELBO curves, rank heatmap, alpha curves, precedence, entropy, exponents, their
     trajectories, grid. ``total_steps`` (the run's length) fixes the step axes, so the charts fill in from
-    left to right."""
+    left to right; ``revision`` names the run shown, so a zoom lasts while that run is redrawn."""
     names, L = meta.position_names, meta.length
+
+    def draw(box, fig, name: str) -> None:
+        charts.plot(box, fig, key=f"{key}_{name}", revision=revision)
+
     metric_row(curves, history, L)
     left, right = st.columns(2)
-    charts.plot(left, training_figures.nelbo_curves(curves, total_steps), key=f"{key}_nelbo")
+    draw(left, training_figures.nelbo_curves(curves, total_steps), "nelbo")
     with right:
         colour = st.radio("Heatmap colour", training_figures.COLOR_MODES, horizontal=True, key=f"{key}_colour",
                           format_func=lambda c: "expected decode step" if c == "rank" else "median masking time",
                           help="Expected decode step from Plackett-Luce (1 = first), or the median masking "
                                "time 0.5^(1/w) (revealed later during generation when smaller).")
-        charts.plot(st, training_figures.rank_heatmap(history, names, colour, total_steps), key=f"{key}_rank")
+        draw(st, training_figures.rank_heatmap(history, names, colour, total_steps), "rank")
     left, right = st.columns(2)
     if L <= limits.MAX_PLOT_CURVES:
-        charts.plot(left, schedule_figures.alpha_curves(exponents, names), key=f"{key}_alpha")
+        draw(left, schedule_figures.alpha_curves(exponents, names), "alpha")
     if limits.plot_positions_ok(L):
         w = torch.tensor(exponents, dtype=torch.float64)
-        charts.plot(right, schedule_figures.precedence_heatmap(precedence_matrix(w).numpy(), names), key=f"{key}_prec")
+        draw(right, schedule_figures.precedence_heatmap(precedence_matrix(w).numpy(), names), "prec")
     else:
         right.caption(f"The precedence heatmap is drawn for at most {int(limits.MAX_PLOT_CELLS ** 0.5)} "
                       f"positions; this run has {L:,}.")
     left, right = st.columns(2)
     if history:
-        charts.plot(left, training_figures.entropy_curve(history, L, total_steps), key=f"{key}_entropy")
-    charts.plot(right, schedule_figures.exponent_bars(exponents, names), key=f"{key}_bars")
+        draw(left, training_figures.entropy_curve(history, L, total_steps), "entropy")
+    draw(right, schedule_figures.exponent_bars(exponents, names), "bars")
     if history and L <= limits.MAX_PLOT_CURVES:
-        charts.plot(st, training_figures.exponent_trajectories(history, names, total_steps), key=f"{key}_traj")
+        draw(st, training_figures.exponent_trajectories(history, names, total_steps), "traj")
     if meta.shape:
-        charts.plot(st, schedule_figures.grid_rank_image(exponents, meta.shape), key=f"{key}_grid")
+        draw(st, schedule_figures.grid_rank_image(exponents, meta.shape), "grid")
     if history:
         charts.csv_download(st, charts.history_frame(curves), f"{meta.name}-snapshots", key=f"{key}_csv",
                             label="Download every snapshot (CSV)")

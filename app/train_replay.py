@@ -91,7 +91,8 @@ def replay_view(name: str, history: list[dict], meta: meta.DataMeta, companions:
     shown = history[: index + 1]
     step = shown[-1]["step"]
     curves = {f"{name}": shown, **{k: [s for s in h if s["step"] <= step] for k, h in companions.items()}}
-    run_views.views(curves, shown, shown[-1]["exponents"], meta, key="replay", total_steps=history[-1]["step"])
+    run_views.views(curves, shown, shown[-1]["exponents"], meta, key="replay", total_steps=history[-1]["step"],
+                    revision=name)
 
 
 def shipped_seeds(name: str) -> dict[str, list[dict]]:

@@ -98,6 +98,7 @@ def test_live_training_grows_the_history_and_draws_the_views():
     assert run.state in ("running", "done") and run.baseline is not None and run.background
     assert run.config.schedule_delay == 0 and run.config.eval_every == 2 and run.config.d_model == 16
     wait_for(at, lambda: run.trainer.history and run.baseline.history)
+    first_tick = revisions(at)
     metric = next(m.proto for m in at.metric if m.proto.label == "Held-out NELBO")
     assert metric.delta.startswith(("≈ equal to linear baseline", "+", "-"))
     progress = at.get("progress")[0].proto.text
@@ -115,6 +116,17 @@ def test_live_training_grows_the_history_and_draws_the_views():
     for spec in (heat, nelbo):  # the step axes span the whole run from the first tick
         assert spec["layout"]["xaxis"]["range"][1] >= 8
     assert "step" in at.get("progress")[0].proto.text
+    # zoom survives live updates: each live chart keeps one uirevision, a constant of its run and chart
+    last_tick = revisions(at)
+    assert len(last_tick) >= 6 and all(rev == f"{run.label}/{key}" for key, rev in last_tick.items())
+    assert all(last_tick[key] == rev for key, rev in first_tick.items() if key in last_tick)
+    assert {f"{key}_csv" for key in last_tick} <= {b.key for b in at.get("download_button")}  # a CSV per chart
+
+
+def revisions(at: AppTest) -> dict[str, str]:
+    """Each live chart's ``layout.uirevision`` by chart key."""
+    return {c.key: json.loads(c.proto.spec)["layout"].get("uirevision") for c in at.get("plotly_chart")
+            if c.key.startswith("live_")}
 
 
 def test_pause_step_resume_stop_keep_state_and_save_downloads():

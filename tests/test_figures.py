@@ -201,3 +201,140 @@ def test_image_replay_and_stacked_bar_have_legends():
     assert fig.layout.showlegend and {"still masked", "just revealed (outline)"} <= {t.name for t in fig.data}
     bar = lesson.elbo_terms(["o1", "o2"], [0.6, 0.4], [1.0, 2.0], 1.4)
     assert bar.layout.showlegend and all(t.showlegend is not False for t in bar.data[:2])
+
+
+# --- zoom that survives live updates (issue 13) --------------------------------------------------------
+
+# w as a run's snapshots have it: re-centred to geometric mean 1, drifting apart over training
+DRIFT = [[1.0, 1.0, 1.0, 1.0], [1.5, 0.8, 1.0, 0.8333], [4.0, 0.5, 1.0, 0.5], [9.0, 0.2, 2.5, 0.2222]]
+LIVE = {  # every figure a live run redraws, as a function of the snapshots so far
+    "nelbo": lambda h: training.nelbo_curves({"learned": h, "linear": h[:1]}, 400),
+    "rank": lambda h: training.rank_heatmap(h, NAMES, total_steps=400),
+    "median": lambda h: training.rank_heatmap(h, NAMES, "median_time", 400),
+    "entropy": lambda h: training.entropy_curve(h, 4, 400),
+    "trajectories": lambda h: training.exponent_trajectories(h, NAMES, 400),
+    "precedence": lambda h: training.metric_curve([dict(s, group_precedence=0.5 + 0.1 * i) for i, s in enumerate(h)],
+                                                  "group_precedence", "Group precedence", "P", 0.75, 400, (0, 1)),
+    "alpha": lambda h: schedule.alpha_curves(h[-1]["exponents"], NAMES),
+    "bars": lambda h: schedule.exponent_bars(h[-1]["exponents"], NAMES),
+    "pairs": lambda h: schedule.precedence_heatmap(precedence_matrix(torch.tensor(h[-1]["exponents"])).numpy(), NAMES),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LIVE))
+def test_live_figures_keep_one_uirevision_as_snapshots_arrive(name):
+    """plotly keeps a user's zoom across redraws only while ``layout.uirevision`` stays the same; a live
+    chart is redrawn about once a second with one more snapshot."""
+    build = LIVE[name]
+    revisions = {build(history(DRIFT[:n])).layout.uirevision for n in range(1, len(DRIFT) + 1)}
+    assert len(revisions) == 1 and revisions.pop()
+
+
+@pytest.mark.parametrize("name", ["nelbo", "rank", "trajectories"])
+def test_a_live_figure_before_its_first_snapshot_has_the_same_uirevision(name):
+    assert LIVE[name]([]).layout.uirevision == LIVE[name](history(DRIFT[:2])).layout.uirevision
+
+
+@pytest.mark.parametrize("name", sorted(LIVE))
+def test_live_axes_do_not_change_their_own_range_as_snapshots_arrive(name):
+    """plotly drops a zoom when the figure's own axis range changes between redraws: a live axis has either
+    no range (autorange) or the same range on every redraw of a run."""
+    for axis in ("xaxis", "yaxis"):
+        ranges = {getattr(LIVE[name](history(DRIFT[:n])).layout, axis).range for n in range(1, len(DRIFT) + 1)}
+        assert len(ranges) == 1, (axis, ranges)
+
+
+def test_exponent_trajectories_autorange_around_a_factor_2_and_cover_the_data():
+    fig = training.exponent_trajectories(history(DRIFT), NAMES, 400)
+    axis = fig.layout.yaxis
+    assert axis.type == "log" and axis.range is None
+    assert list(axis.autorangeoptions.include) == pytest.approx([0.5, 2.0])  # a flat start still spans 1/2..2
+    ticks = list(axis.tickvals)
+    assert min(ticks) <= 0.2 and max(ticks) >= 9.0  # labelled wherever the data go
+
+
+def test_charts_plot_makes_the_uirevision_a_constant_of_the_run(monkeypatch):
+    """``charts.plot(..., revision=run)``: the same chart of the same run keeps its zoom, another run (or
+    another chart) starts unzoomed."""
+    from app import charts, presenter
+
+    drawn = []
+
+    class Box:
+        def plotly_chart(self, fig, **kwargs):
+            drawn.append(fig.layout.uirevision)
+
+        def download_button(self, *args, **kwargs):
+            pass
+
+    monkeypatch.setattr(presenter, "on", lambda: False)
+    for n, run in ((2, "run 1"), (4, "run 1"), (4, "run 2")):
+        charts.plot(Box(), training.nelbo_curves({"learned": history(DRIFT[:n])}, 400), "live_nelbo", revision=run)
+    charts.plot(Box(), training.entropy_curve(history(DRIFT), 4, 400), "live_entropy", revision="run 2")
+    assert drawn[0] == drawn[1] != drawn[2] != drawn[3]
+    assert "run 1" in drawn[0] and "run 2" in drawn[2]
+
+
+# --- presenter fonts and CSV export of any figure -------------------------------------------------------
+
+
+def all_figures() -> dict[str, go.Figure]:
+    from app.figures import lesson, orders, replay
+
+    rows = [{"label": p, "step_of": [0, 1, 2, 3], "values": [0, 1, 2, 3], "confidence": [0.9] * 4}
+            for p in ("learned", "random")]
+    return {**{name: build(history(DRIFT)) for name, build in LIVE.items()},
+            "entropy meter": orders.entropy_meter(2.5, 3.2),
+            "rank spread": orders.rank_spread([1.2, 2.5, 3.1, 3.2], [0.4, 0.5, 0.6, 0.2], NAMES, [0, 1, 2, 3]),
+            "exponents in margin": orders.line_labels_in_margin(schedule.exponent_bars(W, NAMES)),
+            "policy points": orders.policy_nll_points(["learned", "random"], [5.0, 5.5], [4.9, 5.3], [5.1, 5.7]),
+            "image replay": replay.replay_images(rows, (2, 2), 1, 4),
+            "grid": schedule.grid_rank_image(W, (2, 2)),
+            "seed band": training.seed_band({"a": history(DRIFT), "b": history(DRIFT)}, "heldout_nelbo", "band"),
+            "masking": lesson.forward_masking_animation([0.2, 0.5, 0.7, 0.9], NAMES),
+            "elbo terms": lesson.elbo_terms(["o1", "o2"], [0.6, 0.4], [1.0, 2.0], 1.4)}
+
+
+def font_sizes(node, where: str = "") -> list[tuple[str, float]]:
+    found = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            path = f"{where}.{key}" if where else key
+            if "font" in key.lower() and isinstance(value, dict) and "size" in value:
+                found.append((path, value["size"]))
+            found += font_sizes(value, path)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += font_sizes(value, f"{where}[{i}]")
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(all_figures()))
+def test_presenter_fonts_reach_every_text_of_every_figure(name):
+    import json
+
+    from app import presenter
+
+    fig = presenter.large(go.Figure(all_figures()[name]))
+    spec = json.loads(fig.to_json())
+    assert spec["layout"]["font"]["size"] >= presenter.FONT_PX
+    small = [(where, size) for where, size in font_sizes(spec) if size < presenter.FONT_PX]
+    assert not small, small
+
+
+def test_figure_frame_has_one_row_per_point_and_cell():
+    from app.figures import export, orders
+
+    fig = orders.policy_nll_points(["learned", "random"], [5.0, 5.5], [4.9, 5.3], [5.1, 5.7])
+    points = export.figure_frame(fig)
+    assert list(points["y"]) == ["learned", "random"] and list(points["x"]) == [5.0, 5.5]
+    assert points["x_error_plus"].tolist() == pytest.approx([0.1, 0.2])
+    assert points["x_error_minus"].tolist() == pytest.approx([0.1, 0.2])
+    assert set(points["chart"]) == {fig.layout.title.text}
+    heat = export.figure_frame(training.rank_heatmap(history(DRIFT, [0, 100, 200, 300]), NAMES, total_steps=400))
+    assert len(heat) == 4 * 4 and sorted(set(heat["x"])) == [0, 100, 200, 300]  # cell centres, not edges
+    first = heat[heat["x"] == 0]
+    assert list(first["y"]) == NAMES and first["z"].tolist() == pytest.approx([2.5] * 4)  # all equal: mid rank
+    bars = export.figure_frame(schedule.exponent_bars(W, NAMES))
+    assert (bars["base"] + bars["y"]).dropna().tolist()[:4] == pytest.approx(W)  # a bar ends at w
+    assert export.figure_frame(go.Figure(go.Scatter(x=[None], y=[None], name="a legend entry"))).empty

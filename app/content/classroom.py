@@ -46,7 +46,8 @@ def live(run) -> None:
     curves = run.histories()
     history = curves[run.config.schedule]
     exponents = history[-1]["exponents"] if history else [1.0] * run.meta.length
-    run_views.views(curves, history, exponents, run.meta, key="class_live", total_steps=run.config.steps)
+    run_views.views(curves, history, exponents, run.meta, key="class_live", total_steps=run.config.steps,
+                    revision=run.label)
 
 
 def replay(shared) -> None:
@@ -60,7 +61,7 @@ def replay(shared) -> None:
                                                  f"{len(history)} · step {shown[-1]['step']:,}")
     meta = common.load_pretrained(shared.name).meta
     run_views.views({shared.name: shown}, shown, shown[-1]["exponents"], meta, key="class_replay",
-                    total_steps=history[-1]["step"])
+                    total_steps=history[-1]["step"], revision=shared.name)
 
 
 def main() -> None:

@@ -182,7 +182,8 @@ def live(timed: bool) -> None:
     curves = run.histories()
     history = curves[run.config.schedule]
     exponents = history[-1]["exponents"] if run.active and history else run.exponents()
-    run_views.views(curves, history, exponents, run.meta, key="live", total_steps=run.config.steps)
+    run_views.views(curves, history, exponents, run.meta, key="live", total_steps=run.config.steps,
+                    revision=run.label)
 
 
 # --- modes ---------------------------------------------------------------------------------------------------
@@ -224,8 +225,7 @@ def run_table() -> None:
             for r in state.runs()]
     with st.expander(f"Runs of this session ({len(rows)}), with every setting"):
         frame = pd.DataFrame(rows)
-        st.dataframe(frame, hide_index=True, key="train_run_table")
-        charts.csv_download(st, frame, "runs", key="train_run_table_csv")
+        charts.table(st, frame, "train_run_table", "runs", hide_index=True)
 
 
 def preview(dataset: meta.Dataset | None) -> None:
@@ -256,14 +256,17 @@ def compare_mode() -> None:
                         help="Another run of this session.")
     ra, rb = done[labels.index(a)], done[labels.index(b)]
     total = max(ra.config.steps, rb.config.steps)
-    charts.plot(st, training_figures.nelbo_curves({a: ra.history(), b: rb.history()}, total), key="compare_nelbo")
+    pair = f"{a} | {b}"  # zoom kept while the same two runs are shown
+    charts.plot(st, training_figures.nelbo_curves({a: ra.history(), b: rb.history()}, total), key="compare_nelbo",
+                revision=pair)
     for column, r in zip(st.columns(2), (ra, rb)):
         history = r.history()  # each chart titled with its run, so the two columns cannot be confused
         heat = training_figures.rank_heatmap(history, r.meta.position_names, total_steps=total)
-        charts.plot(column, heat.update_layout(title_text=f"{r.label}: decode order"), key=f"compare_rank_{r.label}")
+        charts.plot(column, heat.update_layout(title_text=f"{r.label}: decode order"), key=f"compare_rank_{r.label}",
+                    revision=pair)
         entropy = training_figures.entropy_curve(history, r.meta.length, total)
         charts.plot(column, entropy.update_layout(title_text=f"{r.label}: order entropy"),
-                    key=f"compare_entropy_{r.label}")
+                    key=f"compare_entropy_{r.label}", revision=pair)
 
 
 def share_link(mode: str) -> None:

@@ -116,10 +116,14 @@ def exponent_bars(exponents: list[float], names: list[str] | None = None) -> go.
                            hovertemplate="%{x}: w=%{customdata:.3g}<extra></extra>"))
     fig.add_hline(y=mean, line_dash="dash", line_color="gray", annotation_text="geometric mean",
                   annotation_position="top left")
+    # autorange over the bars, always spanning a factor 2 (and a bit) each way around the mean: no explicit
+    # range, which a live run would change on every snapshot and so reset a user's zoom
     half = max(float(np.abs(np.log10(w / mean)).max()), np.log10(2.0)) * 1.15
     lo, hi = np.log10(mean) - half, np.log10(mean) + half
     ticks = log_ticks(lo, hi)  # plain numbers, not plotly's "2" for 0.2
-    fig.update_yaxes(type="log", range=[lo, hi], tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
+    near = np.log10(2.0) * 1.15
+    fig.update_yaxes(type="log", autorangeoptions=dict(include=[mean / 10**near, mean * 10**near]),
+                     tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
     # a marker at each w: bars of zero height (every w equal, e.g. at step 0) would leave the chart empty
     fig.add_trace(go.Scatter(x=names, y=w, mode="markers", marker=dict(symbol="diamond", size=9, color="#1F2430"),
                              name="w_l", hoverinfo="skip", showlegend=False))

@@ -16,14 +16,24 @@ from app.figures.style import colour, empty, live_layout, log_range, log_ticks, 
 from core.orders import max_order_entropy
 
 COLOR_MODES = ("rank", "median_time")
+# Titles, the same before the first snapshot and after: a live figure's uirevision is its title (style.py)
+TRAJECTORIES = "Exponents w_l over training (log scale)"
+NELBO = "Held-out NELBO (nats per sequence, lower is better)"
+ENTROPY = "Entropy of the order distribution"
+RANK_TITLES = {"rank": "Expected decode step of each position over training",
+               "median_time": "Median masking time of each position over training"}
 
 
 def exponent_trajectories(history: list[dict], names: list[str] | None = None,
                           total_steps: int | None = None) -> go.Figure:
     """Every position's exponent ``w_l`` over training (log scale), one line per position; positions of
-    one reference group share a colour family when the names say so (``b1``, ``b2`` …, ``c1`` …)."""
+    one reference group share a colour family when the names say so (``b1``, ``b2`` …, ``c1`` …).
+
+    The y axis autoranges over the data and always includes a factor 2 each way around the first
+    snapshot's geometric mean (a flat start does not crowd the ticks); no explicit range, so a zoom is
+    kept when a live run adds snapshots (plotly drops it when the figure's own range changes)."""
     if not history:
-        return empty("Exponents over training", "no snapshots yet")
+        return empty(TRAJECTORIES, "no snapshots yet")
     L = len(history[0]["exponents"])
     names = position_names(names, L)
     steps = [s["step"] for s in history]
@@ -32,11 +42,12 @@ def exponent_trajectories(history: list[dict], names: list[str] | None = None,
     for l, name in enumerate(names):
         fig.add_trace(go.Scatter(x=steps, y=w[:, l], mode="lines", name=name, line=dict(color=colour(l)),
                                  hovertemplate=f"{name}<br>step %{{x}}: w=%{{y:.3g}}<extra></extra>"))
-    lo, hi = log_range(w.ravel())  # at least a factor 2 each way: a flat start does not crowd the ticks
-    ticks = log_ticks(lo, hi)
-    fig.update_yaxes(type="log", range=[lo, hi], tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
+    centre = float(np.log10(w[0]).mean())  # the first snapshot's: the same on every redraw of a run
+    ticks = log_ticks(*log_range(np.concatenate([w.ravel(), 10 ** np.array([centre - 1, centre + 1])])))
+    fig.update_yaxes(type="log", autorangeoptions=dict(include=[10 ** centre / 2, 10 ** centre * 2]),
+                     tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
     step_axis(fig, steps, total_steps)
-    return live_layout(fig, "Exponents w_l over training (log scale)", "training step", "w_l",
+    return live_layout(fig, TRAJECTORIES, "training step", "w_l",
                    legend=dict(title="position"))
 
 
@@ -90,7 +101,7 @@ def rank_heatmap(history: list[dict], names: list[str] | None = None, color: str
     if color not in COLOR_MODES:
         raise ValueError(f"color must be one of {COLOR_MODES}, got {color!r}")
     if not history:
-        return empty("Decode order over training", "no snapshots yet")
+        return empty(RANK_TITLES[color], "no snapshots yet")
     L = len(history[0]["exponents"])
     names = position_names(names, L)
     values = ranks if color == "rank" else median_times
@@ -108,8 +119,7 @@ def rank_heatmap(history: list[dict], names: list[str] | None = None, color: str
     fig.update_yaxes(autorange="reversed")
     if total_steps:
         fig.update_xaxes(range=[min(edges[0], 0), max(edges[-1], total_steps)], autorange=False)
-    title = "Expected decode step of each position" if color == "rank" else "Median masking time of each position"
-    return live_layout(fig, f"{title} over training", "training step", "position", height=tall(L))
+    return live_layout(fig, RANK_TITLES[color], "training step", "position", height=tall(L))
 
 
 def column_edges(steps: list[int], total_steps: int | None = None) -> list[float]:
@@ -145,9 +155,9 @@ def nelbo_curves(runs: dict[str, list[dict]], total_steps: int | None = None) ->
             marker=dict(symbol="circle" if first else "diamond-open", size=7 if first else 9),
             hovertemplate=f"{label}<br>step %{{x}}: %{{y:.3f}} ± %{{customdata:.3f}}<extra></extra>"))
     if not fig.data:
-        return empty("Held-out NELBO", "no evaluations yet")
+        return empty(NELBO, "no evaluations yet")
     step_axis(fig, [s["step"] for _, _, h in drawn for s in h], total_steps)
-    return live_layout(fig, "Held-out NELBO (nats per sequence, lower is better)", "training step", "NELBO",
+    return live_layout(fig, NELBO, "training step", "NELBO",
                    legend=dict(orientation="h", yanchor="top", y=-0.28, xanchor="left", x=0))
 
 
@@ -169,4 +179,4 @@ def entropy_curve(history: list[dict], L: int, total_steps: int | None = None) -
                   annotation_position="top right")
     fig.update_yaxes(range=[0, top * 1.15 + 1e-9])
     step_axis(fig, steps, total_steps)
-    return live_layout(fig, "Entropy of the order distribution", "training step", "nats")
+    return live_layout(fig, ENTROPY, "training step", "nats")
