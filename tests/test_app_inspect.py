@@ -5,11 +5,15 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from app import inspection
+from app import inspect_link
 from app.content import inspect as inspect_page
 from conftest import save_tiny
 from core import checkpoint
@@ -259,3 +263,117 @@ def test_an_uploaded_history_replays_on_the_train_page(shipped, monkeypatch):
     main.radio(key="train_mode").set_value("Replay a shipped run").run()
     assert main.selectbox(key="replay_name").value == "the checkpoint uploaded on Inspect"
     assert not main.exception and main.slider(key="replay_index") is not None
+
+
+# --- the page's link (issue 13: links that restore the whole visible state) ----------------------------
+
+
+def link_text(at: AppTest) -> str:
+    return next(c.value for c in at.code if "/inspect" in c.value)
+
+
+def test_a_link_reopens_the_same_shipped_checkpoint(page, shipped, monkeypatch):
+    page.selectbox(key="inspect_shipped").set_value("tiny-pairs-linear").run()
+    assert page.query_params["checkpoint"] == "tiny-pairs-linear"
+    assert "/inspect?checkpoint=tiny-pairs-linear" in link_text(page)
+    shown = {m.label: m.value for m in page.metric}, chart_titles(page)
+
+    fresh = AppTest.from_file(PAGE, default_timeout=60)  # a new session opened on the link
+    fresh.query_params["checkpoint"] = "tiny-pairs-linear"
+    fresh.run()
+    assert not fresh.exception
+    assert fresh.radio(key="inspect_source").value == "Shipped"
+    assert fresh.selectbox(key="inspect_shipped").value == "tiny-pairs-linear"
+    assert fresh.session_state[inspect_page.STATE]["label"] == "shipped: tiny-pairs-linear"
+    assert ({m.label: m.value for m in fresh.metric}, chart_titles(fresh)) == shown
+    fresh.selectbox(key="inspect_shipped").set_value("tiny-pairs").run()  # read once: the link no longer wins
+    assert fresh.session_state[inspect_page.STATE]["label"] == "shipped: tiny-pairs"
+
+
+def test_a_link_from_the_upload_source_opens_the_upload_source(page, shipped):
+    """The source is a visible choice too: a link made while the upload box is open reopens it (an upload
+    itself cannot travel in a link, and the page says so)."""
+    page.radio(key="inspect_source").set_value("Upload").run()
+    assert page.query_params["source"] == "Upload"
+    fresh = AppTest.from_file(PAGE, default_timeout=60)
+    fresh.query_params["source"] = "Upload"
+    fresh.run()
+    assert fresh.radio(key="inspect_source").value == "Upload"
+
+
+def test_an_upload_is_not_in_the_link_and_the_page_says_why(page, files):
+    at = upload(page, *files)
+    assert at.session_state[inspect_page.STATE]["label"].startswith("upload:")
+    assert "checkpoint" not in at.query_params
+    assert "checkpoint=" not in link_text(at)
+    assert any(inspect_link.HELP == c.value for c in at.caption)
+    assert "cannot be restored by a link" in at.radio(key="inspect_source").help
+
+
+def test_a_link_to_an_unknown_checkpoint_is_ignored(shipped, monkeypatch):
+    monkeypatch.setenv("ORDERLAB_PRETRAINED_DIR", str(shipped))
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params["checkpoint"] = "../../etc"
+    at.run()
+    assert not at.exception and at.selectbox(key="inspect_shipped").value == "tiny-pairs"
+
+
+# --- CSV of every chart -------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def deferred(monkeypatch) -> dict:
+    """The data callables of the page's download buttons by file id (the app builds a CSV only on click)."""
+    made = {}
+    add = MediaFileManager.add_deferred
+
+    def recording(self, data, *args, **kwargs):
+        file_id = add(self, data, *args, **kwargs)
+        made[file_id] = data
+        return file_id
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", recording)
+    return made
+
+
+def spec_values(values) -> np.ndarray:
+    """A trace array from a chart's JSON spec (a list, or plotly's base64 typed array)."""
+    if isinstance(values, dict) and "bdata" in values:
+        import base64
+
+        flat = np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"])
+        return flat.reshape([int(s) for s in str(values.get("shape", len(flat))).split(",")])
+    return np.asarray(values, dtype=object)
+
+
+def same(column: pd.Series, values) -> bool:
+    values = np.ravel(values)
+    try:
+        return np.allclose(column.to_numpy(float), values.astype(float), equal_nan=True)
+    except (TypeError, ValueError):
+        return list(column.astype(str)) == [str(v) for v in values]
+
+
+def test_every_chart_has_a_csv_of_the_data_it_draws(deferred, page):
+    specs = {c.key: json.loads(c.proto.spec) for c in page.get("plotly_chart")}
+    buttons = {b.key: b for b in page.get("download_button")}
+    assert set(specs) == {"inspect_entropy", "inspect_exponents", "inspect_rank", "inspect_precedence",
+                          "inspect_alpha"}
+    for key, spec in specs.items():
+        button = buttons[f"{key}_csv"]
+        frame = pd.read_csv(io.StringIO(deferred[button.proto.deferred_file_id]()))
+        drawn = 0
+        for i, trace in enumerate(spec["data"]):
+            rows = frame[frame["trace"] == (trace.get("name") or f"trace {i}")]
+            if trace["type"] == "heatmap":
+                z = spec_values(trace["z"]).astype(float)
+                assert len(rows) == z.size and same(rows["z"], z), key
+                drawn += z.size
+                continue
+            x, y = spec_values(trace.get("x")), spec_values(trace.get("y"))
+            if all(v is None for v in x):
+                assert rows.empty  # a legend entry, no data
+                continue
+            assert len(rows) == len(x) and same(rows["x"], x) and same(rows["y"], y), key
+            drawn += len(x)
+        assert drawn == len(frame) > 0, key

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import charts, common, inspection, state, uploads
+from app import charts, common, inspect_link, inspection, state, uploads
 from core import checkpoint
 from core.schedules import LearnedPolynomialSchedule
 
-SOURCES = ("Shipped", "Upload", "Hugging Face Hub")
+SOURCES = inspect_link.SOURCES  # the link reads and writes the same names
 KEPT = ("inspect_source", "inspect_shipped", "inspect_repo")
 TAU_LABEL = "expected Kendall tau to the reference order"
 STATE = "inspect_current"  # {"label": str, "ckpt": Checkpoint, "stats": dict}
@@ -30,7 +30,8 @@ def source_controls() -> None:
     """Source picker; a successful load replaces the current checkpoint, a failure shows why."""
     source = st.radio("Checkpoint source", SOURCES, horizontal=True, key="inspect_source",
                       help="A checkpoint shipped in pretrained/, two files you upload, or a public Hugging "
-                           "Face Hub repository (needs a network).")
+                           "Face Hub repository (needs a network). The page's link (at the bottom) reopens a "
+                           "shipped checkpoint; an upload or a Hub checkpoint cannot be restored by a link.")
     if source == "Shipped":
         shipped_controls()
     elif source == "Upload":
@@ -140,11 +141,13 @@ def show_plots(ckpt: checkpoint.Checkpoint, stats: dict) -> None:
 
 def draw() -> None:
     common.setup_torch()
+    inspect_link.restore()
     st.title("Inspect a checkpoint")
     st.markdown("Which order did this model learn? Open a checkpoint to see the decoding-order distribution "
                 "its per-position schedules induce.")
     source_controls()
     current = st.session_state.get(STATE)
+    inspect_link.write(current and current["label"])
     if current is None:
         st.info("No checkpoint open yet.")
         return
@@ -155,6 +158,7 @@ def draw() -> None:
 
 def main() -> None:
     state.keep("inspect", draw, KEPT)
+    inspect_link.box()
 
 
 if __name__ == "__main__":
