@@ -11,9 +11,7 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-
-import tabular  # noqa: E402
+import tabular  # bench/ is on pytest's pythonpath (pyproject.toml)
 import train_step  # noqa: E402
 
 from core.model import Denoiser, ModelConfig  # noqa: E402

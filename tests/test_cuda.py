@@ -19,9 +19,7 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from core import checkpoint  # noqa: E402
+from core import checkpoint
 from core.decoding import POLICIES, sample  # noqa: E402
 from core.train import Trainer, TrainConfig  # noqa: E402
 

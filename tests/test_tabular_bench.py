@@ -114,7 +114,6 @@ def test_bins_are_fitted_on_train_and_applied_to_test():
 
 
 def test_every_configuration_makes_the_same_forward_passes():
-    sys.path.insert(0, str(ROOT / "bench"))
     import tabular
 
     settings = tabular.PRESETS["reduced"]
@@ -196,7 +195,6 @@ def test_generated_codes_decode_to_train_values_in_their_bin(raw_root):
 
 
 def test_welch_matches_scipy_and_refuses_one_seed():
-    sys.path.insert(0, str(ROOT / "bench"))
     from scipy import stats
     from tabular_table import welch
 
