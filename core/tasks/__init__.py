@@ -1,7 +1,8 @@
 """The task registry: every module of this package that exports ``TASK`` (a :class:`Task`) is a task.
 
 Adding a task is one new file here, ``core/tasks/<name>.py``, holding it whole: its builder, its layout, its
-validity rule and its formatter, gathered in ``TASK = Task(...)``. Nothing else changes.
+validity rule, its formatter and its rule in words for the pages, gathered in ``TASK = Task(...)``. Nothing
+else changes: the app's menus and descriptions read this registry.
 
 Built by name with :func:`make_task`; samples are checked with :func:`check_samples` and shown with
 :func:`decode_samples` / :func:`format_sample`. Tasks: the synthetic ``pairs``, ``lookup``, ``majority``,

@@ -51,4 +51,8 @@ def format_sum(meta: DataMeta, values: list) -> str:
     return f"{symbols(values[:d])}+{symbols(values[d:2 * d])}={symbols(values[2 * d:])}"
 
 
-TASK = Task("addition", build, layout, rule, format_sum, listed_at=4)
+TASK = Task("addition", build, layout, rule, format_sum, listed_at=4,
+            words="Two numbers a and b written digit by digit (most significant first), then the digits of their "
+                  "sum s.",
+            formula=r"s = a + b \quad \text{(base 10)}",
+            easy_order="the operands first, then the sum from its last digit (carries flow left).")

@@ -49,4 +49,8 @@ def read_csv(f, skiprows: int = 0) -> pd.DataFrame:
                        skiprows=skiprows)
 
 
-TASK = Task("adult", build, listed_at=8)  # a table: its meta's decoders show it, no rule
+# a table: its meta's decoders show it, no rule
+TASK = Task("adult", build, listed_at=8,
+            words="Rows of the UCI Adult census table, one position per column.",
+            formula=r"x = (\text{age}, \text{workclass}, \dots)",
+            easy_order="none known in advance.")

@@ -28,6 +28,8 @@ class Task:
     - ``format(meta, values) -> str``: one decoded sample as text, or None (shown generically).
     - ``decode(v) -> value``: how a category id reads (e.g. a letter), or None (the id itself).
     - ``listed_at``: where the task comes in the registry's lists (menus, messages).
+    - ``words``, ``formula``, ``easy_order``: the rule in plain words and as LaTeX, and which order makes
+      every step easy, for people (the Train page under its task box, the Lesson beside its example).
     """
 
     name: str
@@ -37,6 +39,9 @@ class Task:
     format: Callable[[DataMeta, list], str] | None = None
     decode: Callable[[int], object] | None = None
     listed_at: int = 100
+    words: str = ""
+    formula: str = ""
+    easy_order: str = ""
 
     def defaults(self) -> dict:
         """The parameters of ``build`` (seed included) with their default values."""

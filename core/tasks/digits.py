@@ -30,4 +30,7 @@ def format_image(meta: DataMeta, values: list) -> str:
     return "\n".join("".join(chars[r * 8:(r + 1) * 8]) for r in range(8))
 
 
-TASK = Task("digits", build, layout=lambda p: (64, 17), format=format_image, listed_at=6)
+TASK = Task("digits", build, layout=lambda p: (64, 17), format=format_image, listed_at=6,
+            words="8×8 images of handwritten digits (scikit-learn), one position per pixel.",
+            formula=r"x \in \{0..16\}^{64}",
+            easy_order="none known in advance.")

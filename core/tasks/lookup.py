@@ -46,4 +46,8 @@ def layout(params: dict) -> tuple[int, int]:
     return pairs.layout(params)
 
 
-TASK = Task("lookup", build, layout, rule, format_two_groups, listed_at=2)
+TASK = Task("lookup", build, layout, rule, format_two_groups, listed_at=2,
+            words="Random symbols b₁…bₙ, then cᵢ is read from a fixed random table at row bᵢ and column bᵢ₊₁. "
+                  "The table is not invertible: the c's do not tell you the b's.",
+            formula=r"c_i = T[b_i,\, b_{i+1}], \quad b_{n+1} = b_1",
+            easy_order="b's first, then every c is one look-up.")

@@ -38,4 +38,7 @@ def layout(params: dict) -> tuple[int, int]:
     return 2 * layout_n(params), 2
 
 
-TASK = Task("majority", build, layout, rule, format_two_groups, listed_at=3)
+TASK = Task("majority", build, layout, rule, format_two_groups, listed_at=3,
+            words="Fair bits b₁…bₙ around a circle, then cᵢ is the majority vote of bᵢ and its two right neighbours.",
+            formula=r"c_i = \mathbb{1}\left[b_i + b_{i+1} + b_{i+2} \ge 2\right], \quad \text{indices mod } n",
+            easy_order="bits first, then each vote is easy to count; the votes alone hardly tell the bits.")

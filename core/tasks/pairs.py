@@ -31,4 +31,9 @@ def layout(params: dict) -> tuple[int, int]:
     return 2 * layout_n(params), check_int("V", params["V"], 2, limits.TASK_MAX_V)
 
 
-TASK = Task("pairs", build, layout, rule, format_two_groups, listed_at=1)
+TASK = Task("pairs", build, layout, rule, format_two_groups, listed_at=1,
+            words="Random bits b₁…bₙ, then one check bit per neighbouring pair: cᵢ is bᵢ plus its right neighbour, "
+                  "modulo V (with V = 2: their exclusive or).",
+            formula=r"c_i = (b_i + b_{i+1}) \bmod V, \quad b_{n+1} = b_1",
+            easy_order="b's first, then every c is a sum; but a sum can also be undone, so other orders are easy "
+                       "too.")

@@ -38,4 +38,8 @@ def format_parity(meta: DataMeta, values: list) -> str:
     return format_two_groups(meta, values, second="p")
 
 
-TASK = Task("parity", build, layout, rule, format_parity, listed_at=5)
+TASK = Task("parity", build, layout, rule, format_parity, listed_at=5,
+            words="Random bits b₁…bₙ, then running parities: pᵢ says whether b₁…bᵢ hold an odd number of ones.",
+            formula=r"p_i = b_1 \oplus b_2 \oplus \dots \oplus b_i",
+            easy_order="bits first, then the parities one after another: a strict chain, hard for one exponent per "
+                       "position.")

@@ -45,4 +45,7 @@ def format_grid(meta: DataMeta, values: list) -> str:
     return sd.to_text(sd.geometry(meta.params["size"]), [-1 if v is None else v for v in values])
 
 
-TASK = Task("sudoku", build, layout, rule, format_grid, listed_at=9)
+TASK = Task("sudoku", build, layout, rule, format_grid, listed_at=9,
+            words="A Sudoku grid: every row, column and box holds each digit once; some cells are given.",
+            formula=r"\text{each row, column and box is a permutation of } 1..N",
+            easy_order="depends on the puzzle: no single order serves every grid.")

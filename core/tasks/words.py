@@ -45,4 +45,7 @@ def layout(params: dict) -> tuple[int, int]:
     return check_int("length", params["length"], 2, limits.TASK_MAX_WORD_LENGTH), 26
 
 
-TASK = Task("words", build, layout, format=format_word, decode=letter, listed_at=7)
+TASK = Task("words", build, layout, format=format_word, decode=letter, listed_at=7,
+            words="English words of a fixed length, one position per letter.",
+            formula=r"x \in \{a..z\}^{\text{length}}",
+            easy_order="none known in advance.")

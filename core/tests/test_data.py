@@ -391,3 +391,15 @@ def test_task_rules_and_formatters_ignore_params_that_do_not_fit_the_positions()
     assert format_sample(meta, torch.zeros(4, dtype=torch.long)) == "0 0 0 0"
     digits = DataMeta(name="digits", params={}, num_categories=[4096] * 4, position_names=list("abcd"))
     assert format_sample(digits, torch.full((4,), 4095)) == "4095 4095 4095 4095"
+
+
+def test_every_task_is_one_file_with_its_rule_in_words():
+    """The registry finds each task's module, and the module holds the task whole: a builder whose defaults
+    build, and the rule in words and as a formula for the pages (a task file without them fails here)."""
+    from core.tasks import REGISTRY
+
+    assert list(REGISTRY) == list(TASKS) and len(REGISTRY) >= 9
+    for name, task in REGISTRY.items():
+        assert task.name == name and task.build.__module__ == f"core.tasks.{name}"
+        assert task.words.strip() and task.formula.strip() and task.easy_order.strip(), name
+        assert task.defaults()["seed"] == 0
