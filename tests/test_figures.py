@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from app.figures import schedule, training
+from app.figures import schedule, style, training
 from core.orders import expected_rank, max_order_entropy, precedence_matrix
 
 W = [2.0, 0.3, 1.0, 5.0]
@@ -86,7 +86,8 @@ def test_precedence_heatmap_rejects_a_non_square_matrix():
 
 def test_exponent_bars():
     fig = schedule.exponent_bars(W, NAMES)
-    bar, markers = fig.data  # bars from the mean, and a marker at each w (seen even when every w is equal)
+    # bars from the mean, and a marker at each w (seen even when every w is equal)
+    bar, markers = [t for t in fig.data if t.meta != style.SPAN]
     np.testing.assert_allclose(array(markers.y), W)
     assert bar.type == "bar" and list(bar.x) == NAMES
     np.testing.assert_allclose(array(bar.y) + bar.base, W)  # bars run from the geometric mean to w
@@ -190,7 +191,7 @@ def test_seed_band_spans_the_runs_and_exponent_bars_are_visible_when_all_equal()
     assert any("equally likely" in a.text for a in bars.layout.annotations)
     traj = training.exponent_trajectories([{"step": 0, "exponents": [1.0, 1.0]}, {"step": 5, "exponents": [2.0, 0.5]}],
                                    ["b1", "c1"], 10)
-    assert [t.name for t in traj.data] == ["b1", "c1"] and list(traj.data[0].y) == [1.0, 2.0]
+    assert [t.name for t in traj.data if t.meta != style.SPAN] == ["b1", "c1"] and list(traj.data[0].y) == [1.0, 2.0]
 
 
 def test_image_replay_and_stacked_bar_have_legends():
@@ -244,13 +245,22 @@ def test_live_axes_do_not_change_their_own_range_as_snapshots_arrive(name):
         assert len(ranges) == 1, (axis, ranges)
 
 
-def test_exponent_trajectories_autorange_around_a_factor_2_and_cover_the_data():
-    fig = training.exponent_trajectories(history(DRIFT), NAMES, 400)
-    axis = fig.layout.yaxis
-    assert axis.type == "log" and axis.range is None
-    assert list(axis.autorangeoptions.include) == pytest.approx([0.5, 2.0])  # a flat start still spans 1/2..2
-    ticks = list(axis.tickvals)
+@pytest.mark.parametrize("build", [lambda h: training.exponent_trajectories(h, NAMES, 400),
+                                   lambda h: schedule.exponent_bars(h[-1]["exponents"], NAMES)])
+def test_exponent_axes_autorange_over_at_least_a_factor_2_and_label_the_data(build):
+    """No explicit range (a zoom would not survive the next snapshot): two invisible points make the
+    autorange span at least 1/2 .. 2 around the mean, so a flat start does not crowd the ticks."""
+    flat, drifted = build(history(DRIFT[:1])), build(history(DRIFT))
+    for fig in (flat, drifted):
+        assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.range is None
+        (span,) = [t for t in fig.data if t.meta == style.SPAN]
+        assert min(span.y) <= 0.5 and max(span.y) >= 2.0 and span.marker.opacity == 0
+        assert span.hoverinfo == "skip" and span.showlegend is False
+    ticks = list(drifted.layout.yaxis.tickvals)
     assert min(ticks) <= 0.2 and max(ticks) >= 9.0  # labelled wherever the data go
+    for note in drifted.layout.annotations:  # placed by log10 on a log axis: y = w would stretch the autorange
+        if note.yref == "y":
+            assert 10 ** note.y == pytest.approx(np.exp(np.log(DRIFT[-1]).mean()))
 
 
 def test_charts_plot_makes_the_uirevision_a_constant_of_the_run(monkeypatch):
@@ -336,5 +346,6 @@ def test_figure_frame_has_one_row_per_point_and_cell():
     first = heat[heat["x"] == 0]
     assert list(first["y"]) == NAMES and first["z"].tolist() == pytest.approx([2.5] * 4)  # all equal: mid rank
     bars = export.figure_frame(schedule.exponent_bars(W, NAMES))
-    assert (bars["base"] + bars["y"]).dropna().tolist()[:4] == pytest.approx(W)  # a bar ends at w
+    assert (bars["base"] + bars["y"]).dropna().tolist() == pytest.approx(W)  # a bar ends at w
+    assert style.SPAN not in set(bars["trace"])  # the invisible axis span is no data
     assert export.figure_frame(go.Figure(go.Scatter(x=[None], y=[None], name="a legend entry"))).empty

@@ -10,14 +10,17 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from app.figures.style import SPAN
+
 COLUMNS = ["chart", "trace", "x", "y"]
 
 
 def figure_frame(fig: go.Figure, chart: str = "") -> pd.DataFrame:
     """Columns ``chart, trace, x, y`` and, where a trace has them, ``z`` (heatmaps), ``base`` (bars that
     start above 0), ``x_error_plus`` / ``x_error_minus`` / ``y_error_…`` (error bars). Legend-only traces
-    (no data) give no rows."""
-    frames = [trace_frame(trace, trace.name or f"trace {i}") for i, trace in enumerate(fig.data)]
+    (no data) and the invisible points of ``style.span_trace`` give no rows."""
+    frames = [trace_frame(trace, trace.name or f"trace {i}") for i, trace in enumerate(fig.data)
+              if trace.meta != SPAN]  # invisible points that only widen an axis
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame(columns=COLUMNS)

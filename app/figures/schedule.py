@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
 from app.figures.style import exponents as check_exponents
-from app.figures.style import live_layout, log_range, log_ticks, position_names, tall
+from app.figures.style import live_layout, log_range, log_ticks, position_names, span_trace, tall
 from core.orders import expected_rank
 
 LEGEND_MAX = 8  # more distinct alpha curves than this: a colour bar and hover names instead of a legend
@@ -116,17 +116,20 @@ def exponent_bars(exponents: list[float], names: list[str] | None = None) -> go.
                            hovertemplate="%{x}: w=%{customdata:.3g}<extra></extra>"))
     fig.add_hline(y=mean, line_dash="dash", line_color="gray", annotation_text="geometric mean",
                   annotation_position="top left")
-    # autorange over the bars, always spanning a factor 2 (and a bit) each way around the mean: no explicit
-    # range, which a live run would change on every snapshot and so reset a user's zoom
+    # on a log axis an annotation is placed by log10 of its value (a shape by the value): at y = mean it
+    # would sit at 10^mean and stretch the autorange up to it
+    fig.layout.annotations[-1].y = float(np.log10(mean))
     half = max(float(np.abs(np.log10(w / mean)).max()), np.log10(2.0)) * 1.15
     lo, hi = np.log10(mean) - half, np.log10(mean) + half
     ticks = log_ticks(lo, hi)  # plain numbers, not plotly's "2" for 0.2
-    near = np.log10(2.0) * 1.15
-    fig.update_yaxes(type="log", autorangeoptions=dict(include=[mean / 10**near, mean * 10**near]),
-                     tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
+    fig.update_yaxes(type="log", tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
     # a marker at each w: bars of zero height (every w equal, e.g. at step 0) would leave the chart empty
     fig.add_trace(go.Scatter(x=names, y=w, mode="markers", marker=dict(symbol="diamond", size=9, color="#1F2430"),
                              name="w_l", hoverinfo="skip", showlegend=False))
+    # autorange over the bars and at least a factor 2 (and a bit) each way around the mean; no explicit
+    # range, which a live run would change on every snapshot and so reset a user's zoom
+    near = 10 ** (np.log10(2.0) * 1.15)
+    fig.add_trace(span_trace(names[0], mean / near, mean * near))
     if float(w.max() / w.min()) < EQUAL_RATIO:
         fig.add_annotation(text=f"every w = {mean:.3g}: all orders equally likely", showarrow=False,
                            xref="paper", yref="paper", x=0.5, y=0.15, font=dict(size=13, color="#555"))

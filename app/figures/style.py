@@ -14,6 +14,7 @@ HEIGHT = 340
 # plotly's default qualitative colours, so bands match their lines
 PALETTE = ["#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3", "#FF6692", "#B6E880"]
 LOG_TICKS = [m * 10.0**e for e in range(-4, 5) for m in (1, 2, 5)]
+SPAN = "axis span"  # the ``meta`` of :func:`span_trace`'s invisible points (left out of CSV exports)
 
 
 def colour(i: int) -> str:
@@ -39,6 +40,16 @@ def live_layout(fig: go.Figure, title: str, x: str, y: str, **kw) -> go.Figure:
     """:func:`layout` for figures a live run redraws: ``uirevision`` keeps zoom and hidden traces across
     the updates of the same figure."""
     return layout(fig, title, x, y, top=40, uirevision=title, **kw)
+
+
+def span_trace(x, lo: float, hi: float) -> go.Scatter:
+    """Two invisible points at ``y = lo`` and ``hi``: plotly's autorange then always covers ``[lo, hi]``.
+
+    Live figures use it instead of an explicit axis range: plotly drops a user's zoom when the figure's own
+    range changes between redraws, and a range that follows the data changes with every snapshot.
+    (``autorangeoptions.include`` would say the same, but plotly.js ignores its lower end on log axes.)"""
+    return go.Scatter(x=[x, x], y=[lo, hi], mode="markers", marker=dict(opacity=0), hoverinfo="skip",
+                      showlegend=False, name=SPAN, meta=SPAN)
 
 
 def empty(title: str, message: str) -> go.Figure:

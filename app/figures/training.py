@@ -12,7 +12,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from app.figures.schedule import RANK_SCALE, TIME_SCALE, median_times, ranks
-from app.figures.style import colour, empty, live_layout, log_range, log_ticks, position_names, rgba, step_axis, tall
+from app.figures.style import (colour, empty, live_layout, log_range, log_ticks, position_names, rgba, span_trace,
+                               step_axis, tall)
 from core.orders import max_order_entropy
 
 COLOR_MODES = ("rank", "median_time")
@@ -44,8 +45,8 @@ def exponent_trajectories(history: list[dict], names: list[str] | None = None,
                                  hovertemplate=f"{name}<br>step %{{x}}: w=%{{y:.3g}}<extra></extra>"))
     centre = float(np.log10(w[0]).mean())  # the first snapshot's: the same on every redraw of a run
     ticks = log_ticks(*log_range(np.concatenate([w.ravel(), 10 ** np.array([centre - 1, centre + 1])])))
-    fig.update_yaxes(type="log", autorangeoptions=dict(include=[10 ** centre / 2, 10 ** centre * 2]),
-                     tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
+    fig.add_trace(span_trace(steps[0], 10 ** centre / 2, 10 ** centre * 2))
+    fig.update_yaxes(type="log", tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
     step_axis(fig, steps, total_steps)
     return live_layout(fig, TRAJECTORIES, "training step", "w_l",
                    legend=dict(title="position"))
