@@ -31,7 +31,8 @@ def source_controls() -> None:
     source = st.radio("Checkpoint source", SOURCES, horizontal=True, key="inspect_source",
                       help="A checkpoint shipped in pretrained/, two files you upload, or a public Hugging "
                            "Face Hub repository (needs a network). The page's link (at the bottom) reopens a "
-                           "shipped checkpoint; an upload or a Hub checkpoint cannot be restored by a link.")
+                           "shipped checkpoint (or fills in the Hub repo id); an upload cannot be restored by a "
+                           "link.")
     if source == "Shipped":
         shipped_controls()
     elif source == "Upload":
