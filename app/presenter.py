@@ -2,8 +2,8 @@
 
 Only a link asks for it (``?presenter=1``, read once per session) or the Lesson's toggle; a shared link
 without it never turns it on. :func:`apply` puts the page CSS on every page (text, metric values and
-labels, widget labels, captions at 18 px or more at a 1400 px wide window; the settings expanders and the
-Lesson's step picker hidden, Back / Next stay); :func:`style` does the
+labels, widget labels, captions at 18 px or more at a 1400 px wide window; the settings expanders, the
+Lesson's step picker and the seed widget's Same / New buttons hidden, Back / Next stay); :func:`style` does the
 same for a plotly figure (its fonts are not reached by CSS) and wraps a long title so it is never clipped.
 """
 
@@ -31,6 +31,7 @@ h1 { font-size: 2.4rem !important; } h2 { font-size: 2.4rem !important; } h3 { f
 [data-testid="stMainBlockContainer"] { padding-top: 1.5rem; }
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
 [data-testid="stToolbar"], [data-testid="stExpander"], .st-key-lesson_step { display: none; }
+[class*="st-key-"][class*="_seed_same"], [class*="st-key-"][class*="_seed_new"] { display: none; }
 </style>
 """
 
