@@ -32,6 +32,7 @@ h1 { font-size: 2.4rem !important; } h2 { font-size: 2.4rem !important; } h3 { f
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
 [data-testid="stToolbar"], [data-testid="stExpander"], .st-key-lesson_step { display: none; }
 [class*="st-key-"][class*="_seed_same"], [class*="st-key-"][class*="_seed_new"] { display: none; }
+[data-testid="stSliderThumbValue"] { transform: translateY(-0.55em); }  /* large type would sit on the thumb */
 </style>
 """
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import charts, common, compare_link, decoding, state, sudoku_view, uploads
+from app import charts, common, compare_link, decoding, presenter, state, sudoku_view, uploads
 from app.decoding import Model
 from app.figures import orders as order_figures
 from app.figures import replay as replay_figures
@@ -241,7 +241,8 @@ def draw() -> None:
     st.title("Compare decoding orders")
     st.markdown("Same model, same random numbers, different orders: watch each policy decode one sample, "
                 "then see which order is easiest on held-out data.")
-    top = st.columns([3, 3, 2])
+    # presenter type makes the policy chips wide; the seed box has no buttons there and needs less room
+    top = st.columns([3, 5, 1] if presenter.on() else [3, 3, 2])
     with top[0]:
         model = choose_model()
     if model is None:
