@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 import core.model
 from app import presenter
 from app.content import compare as compare_page
 from app.training_runner import TrainingRun
-from conftest import TINY, save_tiny
+from conftest import TINY, font_sizes, save_tiny
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -222,22 +221,7 @@ def test_the_first_model_is_the_measured_good_demo(monkeypatch):
     assert at.selectbox(key="compare_model").value == "shipped: majority-learned"
 
 
-# --- presenter mode and exports (issue 13) ---------------------------------------------------------------
-
-
-def font_sizes(node, where: str = "") -> list[tuple[str, float]]:
-    """Every font size a plotly spec sets, with where it is set (``layout.xaxis.tickfont`` ...)."""
-    found = []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            path = f"{where}.{key}" if where else key
-            if "font" in key.lower() and isinstance(value, dict) and "size" in value:
-                found.append((path, value["size"]))
-            found += font_sizes(value, path)
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            found += font_sizes(value, f"{where}[{i}]")
-    return found
+# --- presenter mode and exports ---------------------------------------------------------------
 
 
 def every_chart_of_the_image_model(at: AppTest) -> dict[str, dict]:
@@ -273,21 +257,6 @@ def test_presenter_mode_enlarges_every_chart_on_compare(shipped, monkeypatch):
 def test_without_presenter_mode_the_charts_keep_their_own_sizes(page):
     spec = json.loads(next(c for c in page.get("plotly_chart") if c.key == "compare_points").proto.spec)
     assert spec["layout"].get("font", {}).get("size") is None
-
-
-@pytest.fixture()
-def deferred(monkeypatch) -> dict:
-    """The data callables of the page's download buttons by file id (the app builds a CSV only on click)."""
-    made = {}
-    add = MediaFileManager.add_deferred
-
-    def recording(self, data, *args, **kwargs):
-        file_id = add(self, data, *args, **kwargs)
-        made[file_id] = data
-        return file_id
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", recording)
-    return made
 
 
 def test_the_charts_and_the_score_table_have_their_own_csv(deferred, shipped, monkeypatch):

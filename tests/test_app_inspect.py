@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from app import inspection
@@ -320,21 +319,6 @@ def test_a_link_to_an_unknown_checkpoint_is_ignored(shipped, monkeypatch):
 
 
 # --- CSV of every chart -------------------------------------------------------------------------------
-
-
-@pytest.fixture()
-def deferred(monkeypatch) -> dict:
-    """The data callables of the page's download buttons by file id (the app builds a CSV only on click)."""
-    made = {}
-    add = MediaFileManager.add_deferred
-
-    def recording(self, data, *args, **kwargs):
-        file_id = add(self, data, *args, **kwargs)
-        made[file_id] = data
-        return file_id
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", recording)
-    return made
 
 
 def spec_values(values) -> np.ndarray:

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from app.figures import schedule, style, training
+from conftest import font_sizes
 from core.orders import expected_rank, max_order_entropy, precedence_matrix
 
 W = [2.0, 0.3, 1.0, 5.0]
@@ -303,20 +304,6 @@ def all_figures() -> dict[str, go.Figure]:
             "seed band": training.seed_band({"a": history(DRIFT), "b": history(DRIFT)}, "heldout_nelbo", "band"),
             "masking": lesson.forward_masking_animation([0.2, 0.5, 0.7, 0.9], NAMES),
             "elbo terms": lesson.elbo_terms(["o1", "o2"], [0.6, 0.4], [1.0, 2.0], 1.4)}
-
-
-def font_sizes(node, where: str = "") -> list[tuple[str, float]]:
-    found = []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            path = f"{where}.{key}" if where else key
-            if "font" in key.lower() and isinstance(value, dict) and "size" in value:
-                found.append((path, value["size"]))
-            found += font_sizes(value, path)
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            found += font_sizes(value, f"{where}[{i}]")
-    return found
 
 
 @pytest.mark.parametrize("name", sorted(all_figures()))
