@@ -47,11 +47,7 @@ def write(label: str | None) -> None:
     source = st.session_state.get(SOURCE_KEY, SOURCES[0])
     shown = label[len(LABEL):] if source == SOURCES[0] and label and label.startswith(LABEL) else None
     repo = _repo(st.session_state.get(REPO_KEY) or "") if source == SOURCES[2] else None
-    wanted = {"source": None if source == SOURCES[0] else source, "checkpoint": shown, "repo": repo}
-    state.write_url(wanted)
-    for param, value in wanted.items():
-        if value is None and param in st.query_params:
-            del st.query_params[param]
+    state.write_url({"source": None if source == SOURCES[0] else source, "checkpoint": shown, "repo": repo})
 
 
 def box() -> None:

@@ -45,8 +45,6 @@ def parse_w(raw: str | None, choices: tuple[float, ...]) -> list[float] | None:
 
 def write_settings(task: str, seed: int, policy: str, presenter: bool) -> None:
     state.write_url({"task": task, "seed": seed, "policy": policy, "presenter": "1" if presenter else None})
-    if not presenter and "presenter" in st.query_params:
-        del st.query_params["presenter"]
 
 
 def write(steps: tuple[str, ...], step: str, w: list[float]) -> None:

@@ -89,11 +89,15 @@ def restore_once(page: str, fields: dict) -> dict:
 
 
 def write_url(params: dict) -> dict:
-    """Make the URL carry ``params`` (None values are left out); returns the parameters written."""
+    """Make the URL carry ``params``; a None value removes its parameter (a choice that cannot travel in a
+    link, e.g. an upload, or one back at its default), so no stale value is shared. Returns what is written."""
     wanted = {k: str(v) for k, v in params.items() if v is not None}
     for key, value in wanted.items():
         if st.query_params.get(key) != value:
             st.query_params[key] = value
+    for key in params.keys() - wanted.keys():
+        if key in st.query_params:
+            del st.query_params[key]
     return wanted
 
 
