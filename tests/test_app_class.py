@@ -34,6 +34,18 @@ def student(code: str) -> AppTest:
     return at.run()
 
 
+def reopened(query: dict, script: str = MAIN, page: str | None = None) -> AppTest:
+    """A fresh session opened on a shared link: ``script`` (switched to ``page`` first) with ``query``."""
+    fresh = AppTest.from_file(script, default_timeout=60)
+    if page is not None:
+        fresh.run().switch_page(page)
+    for k, v in query.items():
+        fresh.query_params[k] = v
+    fresh.run()
+    assert not fresh.exception
+    return fresh
+
+
 def shown_step(at: AppTest) -> int:
     text = at.get("progress")[0].proto.text
     return int(text.split("step ")[1].split(" /")[0].replace(",", ""))
@@ -88,12 +100,7 @@ def test_a_lesson_link_restores_step_exponents_task_and_seed_without_presenter_m
     at.radio(key="lesson_step").set_value(at.radio(key="lesson_step").options[3]).run()
     query = {k: at.query_params[k] for k in at.query_params}
     assert "presenter" not in query and query["step"] == "3"
-    fresh = AppTest.from_file(MAIN, default_timeout=60).run()
-    fresh.switch_page("content/lesson.py")
-    for k, v in query.items():
-        fresh.query_params[k] = v
-    fresh.run()
-    assert not fresh.exception
+    fresh = reopened(query, page="content/lesson.py")
     assert fresh.selectbox(key="lesson_task").value == "parity" and fresh.number_input(key="lesson_seed").value == 9
     assert fresh.select_slider(key="lesson_w_1").value == 7.0
     assert fresh.radio(key="lesson_step").value == at.radio(key="lesson_step").value
@@ -115,11 +122,7 @@ def test_a_train_link_restores_mode_task_seed_steps_and_the_replayed_snapshot(mo
     at.slider(key="replay_index").set_value(5).run()
     query = {k: at.query_params[k] for k in at.query_params}
     assert query["mode"] == "Replay a shipped run" and query["replay"] == "majority-learned" and query["snapshot"] == "5"
-    fresh = AppTest.from_file(MAIN, default_timeout=60)
-    for k, v in query.items():
-        fresh.query_params[k] = v
-    fresh.run()
-    assert not fresh.exception
+    fresh = reopened(query)
     assert fresh.radio(key="train_mode").value == "Replay a shipped run"
     assert fresh.selectbox(key="replay_name").value == "majority-learned" and fresh.slider(key="replay_index").value == 5
 
@@ -133,11 +136,7 @@ def test_a_compare_link_restores_model_policies_seed_and_step(monkeypatch):
     at.slider(key="compare_step").set_value(3).run()
     query = {k: at.query_params[k] for k in at.query_params}
     assert query == {"model": "majority-learned", "policies": "learned,confidence", "seed": "4", "step": "3"}
-    fresh = AppTest.from_file(page, default_timeout=60)
-    for k, v in query.items():
-        fresh.query_params[k] = v
-    fresh.run()
-    assert not fresh.exception
+    fresh = reopened(query, script=page)
     assert fresh.selectbox(key="compare_model").value == "shipped: majority-learned"
     assert fresh.multiselect(key="compare_policies").value == ["learned", "confidence"]
     assert fresh.number_input(key="compare_seed").value == 4 and fresh.slider(key="compare_step").value == 3
