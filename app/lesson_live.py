@@ -79,8 +79,6 @@ def live(timed: bool) -> None:
     if run is None:
         return
     run.touch()
-    if timed and not run.active:
-        st.rerun()
     p = run.progress()
     history = run.history()
     st.progress(p.fraction, text=f"{run.state} · step {p.step} / {p.total}")
@@ -89,6 +87,8 @@ def live(timed: bool) -> None:
     if reached is not None:
         st.success(f"Group precedence passed {TARGET} at step {reached['step']} "
                    f"({reached['elapsed']:.0f} s of training): the bits now come before the votes.")
+    if timed and not run.active:  # finished since the last tick: stop the timer, after drawing the last state
+        st.rerun()
 
 
 def replay() -> None:

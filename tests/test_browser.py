@@ -234,10 +234,14 @@ def test_train_page_trains_live(page, saved):
     progress.get_by_text(re.compile(r"— done · step")).wait_for(timeout=TRAIN_TIMEOUT_MS)
     done = time.perf_counter() - started
     report(f"Start -> first live chart: {first_chart:.2f} s; Start -> {TRAIN_STEPS} steps done: {done:.1f} s")
-    wait_idle(page)  # the progress bar can read "done" while the rest of that rerun is still being drawn
+    # The progress bar reads "done" before the rest of that rerun is drawn, and the timer's last tick then
+    # redraws the page once more: wait for the metric (a timeout fails the test) rather than count at once.
+    nelbo = page.get_by_test_id("stMetric").filter(has_text="Held-out NELBO")
+    nelbo.first.wait_for(timeout=PAGE_TIMEOUT_MS)
+    wait_idle(page)
 
     assert f"step {TRAIN_STEPS} / {TRAIN_STEPS}" in progress.inner_text()
-    assert page.get_by_test_id("stMetric").filter(has_text="Held-out NELBO").count() == 1
+    assert nelbo.count() == 1
     assert page.locator('[class*="st-key-live_"] .main-svg').count() >= 5  # NELBO, ranks, alpha, ...
     assert_no_exception(page, "Train page after training")
     screenshot(page, "train")

@@ -173,8 +173,6 @@ def live(timed: bool) -> None:
     if run is None:
         return
     run.touch()
-    if timed and not run.active:  # finished or paused elsewhere since the last tick: stop the timer
-        st.rerun()
     progress_bar(run)
     frozen_note(run)
     # While running, every view follows the latest evaluation (so the figures change only when a snapshot
@@ -184,6 +182,8 @@ def live(timed: bool) -> None:
     exponents = history[-1]["exponents"] if run.active and history else run.exponents()
     run_views.views(curves, history, exponents, run.meta, key="live", total_steps=run.config.steps,
                     revision=run.label)
+    if timed and not run.active:  # finished or paused elsewhere since the last tick: stop the timer, after
+        st.rerun()  # drawing the last state (a rerun raised before drawing left the views empty meanwhile)
 
 
 # --- modes ---------------------------------------------------------------------------------------------------
