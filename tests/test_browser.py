@@ -237,7 +237,12 @@ def test_train_page_trains_live(page, saved):
     # The progress bar reads "done" before the rest of that rerun is drawn, and the timer's last tick then
     # redraws the page once more: wait for the metric (a timeout fails the test) rather than count at once.
     nelbo = page.get_by_test_id("stMetric").filter(has_text="Held-out NELBO")
-    nelbo.first.wait_for(timeout=PAGE_TIMEOUT_MS)
+    try:
+        nelbo.first.wait_for(timeout=PAGE_TIMEOUT_MS)
+    except PlaywrightTimeout:
+        screenshot(page, "train_no_metric")
+        pytest.fail("no Held-out NELBO metric after the run ended; the page shows:\n"
+                    + page.get_by_test_id("stMain").inner_text()[:3000])
     wait_idle(page)
 
     assert f"step {TRAIN_STEPS} / {TRAIN_STEPS}" in progress.inner_text()
