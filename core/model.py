@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core import limits
+from core import limits, rng
 from core.checks import check_fields, check_int, is_int, is_number
 
 
@@ -95,22 +95,46 @@ class ModelConfig:
         return cfg
 
 
+class SeededDropout(nn.Module):
+    """Dropout whose masks come from ``generator`` (set by :meth:`Denoiser.seed_dropout`) instead of the
+    global RNG, so two runs training at once in one process each draw their own masks; without a generator
+    it draws from the global RNG, as ``nn.Dropout`` does. Unbiased: kept values are scaled by ``1/(1-p)``."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = float(p)
+        self.generator: torch.Generator | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.training and self.p > 0.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.active:
+            return x
+        keep = rng.uniform(x.shape, self.generator, x.device) >= self.p
+        return x * keep.to(x.dtype) / (1.0 - self.p)
+
+
 class SelfAttention(nn.Module):
     """Multi-head self-attention over all positions (no causal mask)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.n_heads = cfg.n_heads
-        self.dropout = cfg.dropout
         self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
         self.proj = nn.Linear(cfg.d_model, cfg.d_model)
+        self.attn_drop = SeededDropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, L, d = x.shape
         q, k, v = self.qkv(x).split(d, dim=-1)  # each [B, L, d]
         q, k, v = (y.view(B, L, self.n_heads, d // self.n_heads).transpose(1, 2) for y in (q, k, v))
-        p = self.dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=False)  # [B, nh, L, hs]
+        if self.attn_drop.active:  # written out: the fused kernel would draw its mask from the global RNG
+            weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)  # [B, nh, L, L]
+            y = self.attn_drop(weights) @ v
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=False)  # [B, nh, L, hs]
         return self.proj(y.transpose(1, 2).reshape(B, L, d))
 
 
@@ -123,8 +147,8 @@ class Block(nn.Module):
         self.ln_1 = nn.LayerNorm(d)
         self.attn = SelfAttention(cfg)
         self.ln_2 = nn.LayerNorm(d)
-        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d), nn.Dropout(cfg.dropout))
-        self.drop = nn.Dropout(cfg.dropout)
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d), SeededDropout(cfg.dropout))
+        self.drop = SeededDropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.drop(self.attn(self.ln_1(x)))
@@ -145,7 +169,7 @@ class Denoiser(nn.Module):
         d = config.d_model
         self.tok_emb = nn.Embedding(self.vocab_size + 1, d)  # +1: the mask token
         self.pos_emb = nn.Embedding(config.length, d)
-        self.drop = nn.Dropout(config.dropout)
+        self.drop = SeededDropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
         self.ln_f = nn.LayerNorm(d)
         self.head = nn.Linear(d, self.vocab_size)
@@ -154,6 +178,14 @@ class Denoiser(nn.Module):
         invalid = torch.arange(self.vocab_size)[None, :] >= cats[:, None]  # [L, V]
         self.register_buffer("invalid", invalid, persistent=False)
         self.apply(lambda module: _init_weights(module, generator))
+
+    def seed_dropout(self, seed: int) -> None:
+        """Draw every dropout mask from one generator seeded with ``seed``, on the model's device. A run
+        reseeds it from its own generator before each step, so its masks are its own and reproducible."""
+        generator = torch.Generator(device=self.invalid.device).manual_seed(int(seed))
+        for module in self.modules():
+            if isinstance(module, SeededDropout):
+                module.generator = generator
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.dim() != 2 or z.shape[1] != self.config.length:

@@ -197,6 +197,8 @@ class Trainer:
         idx = torch.randint(len(self.train_x), (c.batch_size,), generator=self.generator)
         x = self.train_x[idx.to(self.device)]  # [B, L]
         given = None if self.train_given is None else self.train_given[idx.to(self.device)]
+        if c.dropout > 0:  # the dropout masks come from this run's generator too (none drawn without dropout)
+            self.model.seed_dropout(int(torch.randint(2**62, (1,), generator=self.generator)))
         with self._autocast():
             surrogate, nelbo = self.loss_module(x, self.generator, given)
         self.optimizer.zero_grad(set_to_none=True)

@@ -1,5 +1,6 @@
 """The GPU paths of core on a real CUDA device: the training step (eager and compiled, fp32 and bf16
-autocast), a checkpoint written from the GPU and read on the CPU, the samplers, and torchrun with NCCL.
+autocast), dropout drawn from the run's seed, a checkpoint written from the GPU and read on the CPU, the
+samplers, and torchrun with NCCL.
 
 Every test is marked ``cuda`` and skips at once without a GPU; ``scripts/gpu_check.sh`` runs them with
 ``python -m pytest -m cuda tests/test_cuda.py``. Each test takes its device from the ``device`` fixture, so
@@ -55,6 +56,21 @@ def test_training_steps_on_the_device_move_every_parameter_group(device, compile
     assert changed[-1], "the learned schedule did not move (schedule_delay is 0)"
     snapshot = trainer.evaluate()
     assert torch.isfinite(torch.tensor(snapshot["heldout_nelbo"]))
+
+
+@pytest.mark.parametrize("compile", [False, True], ids=["eager", "compile"])
+def test_dropout_on_the_device_follows_the_run_seed(device, compile):
+    """Dropout masks come from a generator on the device seeded from the run's own: the global CUDA RNG
+    does not change them. (Close, not equal: CUDA's embedding backward adds with atomics; a different mask
+    would move the weights by about the learning rate.)"""
+    runs = []
+    for _ in range(2):
+        trainer = Trainer(replace(TINY, device=device, compile=compile, dropout=0.2))
+        for _ in range(3):
+            torch.rand(1000, device=device)
+            trainer.step()
+        runs.append(_parameters(trainer))
+    assert all(torch.allclose(a, b, rtol=0, atol=1e-5) for a, b in zip(*runs))
 
 
 def test_checkpoint_saved_on_the_device_loads_on_cpu_with_identical_outputs(device, tmp_path):

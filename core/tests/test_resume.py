@@ -25,18 +25,19 @@ def _saved(folder):
     return tensors, _without_wall_times(metrics)
 
 
-@pytest.mark.parametrize("stop_at", [8, 13])  # on an evaluation step, and between two
-def test_stopped_and_resumed_run_is_bit_identical(tmp_path, stop_at):
-    whole = Trainer(TrainConfig(**TINY))
+@pytest.mark.parametrize("stop_at, dropout", [(8, 0.0), (13, 0.0), (13, 0.1)])  # on an evaluation step,
+def test_stopped_and_resumed_run_is_bit_identical(tmp_path, stop_at, dropout):  # between two; with dropout
+    config = TrainConfig(**{**TINY, "dropout": dropout})
+    whole = Trainer(config)
     whole.run()
     whole.save(tmp_path / "whole")
 
-    first = Trainer(TrainConfig(**TINY))
+    first = Trainer(config)
     for _ in first.events():  # stop as Ctrl-C does: right after the step, before its evaluation
         if first.step_count == stop_at:
             break
     first.save(tmp_path / "part", evaluate=False)
-    second = Trainer(TrainConfig(**TINY))
+    second = Trainer(config)
     second.resume_from(tmp_path / "part")
     assert second.step_count == stop_at
     second.run()
@@ -77,6 +78,28 @@ def test_two_runs_built_at_once_in_threads_are_identical():
         assert all(torch.equal(a[k], b[k]) for k in a)
     reference = Trainer(TrainConfig(**TINY)).model.state_dict()
     assert all(torch.equal(reference[k], a[k]) for k in a)
+
+
+def test_dropout_masks_come_from_the_run_generator():
+    """Two runs with dropout training at once in threads, beside global-RNG traffic, end identical."""
+    config = TrainConfig(**{**TINY, "steps": 6, "eval_every": 6, "dropout": 0.2})
+    done = {}
+
+    def train(name):
+        trainer = Trainer(config)
+        for _ in trainer.events():
+            torch.rand(1000)  # another user of the global RNG meanwhile
+        done[name] = trainer.model.state_dict()
+
+    threads = [threading.Thread(target=train, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(torch.equal(done[0][k], done[1][k]) for k in done[0])
+    plain = Trainer(TrainConfig(**{**TINY, "steps": 6, "eval_every": 6}))
+    plain.run()
+    assert not all(torch.equal(done[0][k], plain.model.state_dict()[k]) for k in done[0])  # dropout acted
 
 
 def test_a_step_budget_inside_the_frozen_schedule_is_refused():
