@@ -6,8 +6,9 @@ baseline, in a worker thread like every run (``app/training_runner.py``), so the
 trains and the sidebar badge follows it. Measured on this project's shared 2-core server (load average 8-10,
 one thread, ``Trainer`` alone, seeds 0-4): group precedence at step 400 of 0.973 / 0.959 / 0.976 / 0.965 /
 0.965, first at or above 0.75 after 45 / 45 / 26 / 31 / 32 s, 65 / 61 / 53 / 42 / 50 s in all. With 300
-steps (and the schedule freed at step 75) seed 3 ended at 0.58, so the preset keeps 400. The shipped ``majority-learned`` run is the
-instant fallback: its recorded snapshots replay without training.
+steps (and the schedule freed at step 75) seed 3 ended at 0.58, so the preset keeps 400. The shipped
+``majority-learned`` run is the instant fallback: it opens on its last recorded snapshot, and the shared
+player (``app/player.py``) plays its training back from the first.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import streamlit as st
 
 from app import charts, common, state, task_text
 from app.figures import training as training_figures
+from app.player import Player
 from app.training_runner import TrainingRun
 from core.train import TrainConfig
 
@@ -30,6 +32,13 @@ PRESET = TrainConfig(task=TASK, steps=400, d_model=32, n_layers=2, n_heads=4, ba
 REPLAY = "majority-learned"
 TICK_S = 1.0
 DOUBLE_CLICK_S = 2.0
+PLAYER = Player(index_key="lesson_replay_index", playing_key="lesson_replay_playing",
+                speed_key="lesson_replay_speed", speeds=(1, 2, 4, 8), default_speed=4,
+                speed_label="Speed (snapshots per second)", play_key="lesson_replay_play",
+                speed_help="How many recorded snapshots to advance per second while playing.",
+                slider_label="Recorded snapshot", slider_help="Scrub through the training of the shipped model.",
+                play_help="Play the shipped model's training from its first snapshot, or pause it.",
+                min_tick_s=TICK_S, play_width="stretch")
 
 
 def lesson_run() -> TrainingRun | None:
@@ -92,13 +101,23 @@ def live(timed: bool) -> None:
 
 
 def replay() -> None:
+    """The shipped run's recorded training, shown finished at first; Play runs it from its first snapshot."""
     if REPLAY not in common.list_pretrained():
         st.info(f"The shipped run {REPLAY} is not here; train live instead.")
         return
     history = common.pretrained_history(REPLAY)
     meta = common.load_pretrained(REPLAY).meta
-    index = st.slider("Recorded snapshot", 0, len(history) - 1, len(history) - 1, key="lesson_replay_index",
-                      help="Scrub through the training of the shipped model.")
+    last = len(history) - 1
+    st.session_state.setdefault(PLAYER.index_key, last)  # the instant fallback: the learned order at once
+    left, right = st.columns([1, 3])
+    PLAYER.controls(left, right, last)
+    st.fragment(replay_view, run_every=PLAYER.tick_s())(history, meta)
+
+
+def replay_view(history: list[dict], meta) -> None:
+    last = len(history) - 1
+    PLAYER.advance(last)
+    index = PLAYER.slider(last)
     show(history[: index + 1], meta, history[-1]["step"], "lesson_replay", None)
 
 

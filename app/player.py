@@ -1,5 +1,6 @@
-"""One replay player: play / pause, speed, and a slider over recorded frames, used by every replay (the
-Train page's recorded snapshots, the Compare page's decoding steps).
+"""One replay player: play / pause, speed, and a slider over recorded frames, used by every replay a person
+drives (the Train page's and the Lesson's recorded snapshots, the Compare page's decoding steps; the Class
+page follows its teacher's clock instead).
 
 A :class:`Player` names its session keys (``<name>_index``-style keys chosen by the page, so links and tests
 read them) and its labels; it draws nothing else. The page draws the player's controls, then calls

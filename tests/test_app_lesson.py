@@ -141,7 +141,17 @@ def test_the_replay_fallback_shows_a_shipped_run_at_once():
     at.radio(key="lesson_step").set_value(STEPS[5]).run()
     at.button(key="lesson_replay").click().run()
     assert not at.exception
-    assert at.slider(key="lesson_replay_index") is not None
+    slider = at.slider(key="lesson_replay_index")
+    last = slider.max
+    assert last > 4 and slider.value == last  # the finished run at once
+    at.button(key="lesson_replay_play").click().run()  # from the first snapshot, and its first tick:
+    assert at.session_state["lesson_replay_playing"]  # four snapshots per second at the default speed
+    assert at.slider(key="lesson_replay_index").value == 4
+    at.run()  # the next tick (timers do not fire here)
+    assert at.session_state["lesson_replay_index"] == 8
+    at.button(key="lesson_replay_play").click().run()  # pause
+    at.run()
+    assert at.session_state["lesson_replay_index"] == 8 and not at.session_state["lesson_replay_playing"]
 
 
 def test_settings_survive_a_visit_to_another_page():
