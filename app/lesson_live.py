@@ -33,7 +33,7 @@ REPLAY = "majority-learned"
 TICK_S = 1.0
 DOUBLE_CLICK_S = 2.0
 PLAYER = Player(index_key="lesson_replay_index", playing_key="lesson_replay_playing",
-                speed_key="lesson_replay_speed", speeds=(1, 2, 4, 8), default_speed=4,
+                speed_key="lesson_replay_speed", speeds=(1, 2, 4, 8), default_speed=2,
                 speed_label="Speed (snapshots per second)", play_key="lesson_replay_play",
                 speed_help="How many recorded snapshots to advance per second while playing.",
                 slider_label="Recorded snapshot", slider_help="Scrub through the training of the shipped model.",

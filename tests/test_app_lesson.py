@@ -145,13 +145,13 @@ def test_the_replay_fallback_shows_a_shipped_run_at_once():
     last = slider.max
     assert last > 4 and slider.value == last  # the finished run at once
     at.button(key="lesson_replay_play").click().run()  # from the first snapshot, and its first tick:
-    assert at.session_state["lesson_replay_playing"]  # four snapshots per second at the default speed
-    assert at.slider(key="lesson_replay_index").value == 4
+    assert at.session_state["lesson_replay_playing"]  # two snapshots per second at the default speed
+    assert at.slider(key="lesson_replay_index").value == 2
     at.run()  # the next tick (timers do not fire here)
-    assert at.session_state["lesson_replay_index"] == 8
+    assert at.session_state["lesson_replay_index"] == 4
     at.button(key="lesson_replay_play").click().run()  # pause
     at.run()
-    assert at.session_state["lesson_replay_index"] == 8 and not at.session_state["lesson_replay_playing"]
+    assert at.session_state["lesson_replay_index"] == 4 and not at.session_state["lesson_replay_playing"]
 
 
 def test_settings_survive_a_visit_to_another_page():
