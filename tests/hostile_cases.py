@@ -327,7 +327,7 @@ class _File:
 
 def inspect_and_compare(ckpt, key: str) -> str:
     """Inspect's statistics and figures, then Compare's decoding and scores, as the pages compute them."""
-    from app import decoding, inspection
+    from app import comparison, inspection
     from app.figures import replay
 
     stats = inspection.order_stats(ckpt)
@@ -335,21 +335,21 @@ def inspect_and_compare(ckpt, key: str) -> str:
     size = sum(len(f.to_json()) for f in figs.values())
     assert size < 50 << 20, f"figures of {size:,} bytes"
     inspection.limit_notes(ckpt.meta.length, stats)
-    model = decoding.from_checkpoint(key, "upload", ckpt)
-    policies = decoding.available_policies(ckpt.meta)[:3]
+    model = comparison.from_checkpoint(key, "upload", ckpt)
+    policies = comparison.available_policies(ckpt.meta)[:3]
     notes = []
     try:
-        decoding.check_decode_budget(model, policies)
-        trajs = {p: decoding.decode(model, p, 0) for p in policies}
-        replay.replay_strip(decoding.replay_rows(model, trajs), ckpt.meta.position_names, 1)
-        decoding.step_notes(model, trajs, ckpt.meta.length)
+        comparison.check_decode_budget(model, policies)
+        trajs = {p: comparison.decode(model, p, 0) for p in policies}
+        replay.replay_strip(comparison.replay_rows(model, trajs), ckpt.meta.position_names, 1)
+        comparison.step_notes(model, trajs, ckpt.meta.length)
     except ValueError as e:
         notes.append(_message(e))
-    scores = decoding.compute_scores(model, policies, 0)
+    scores = comparison.compute_scores(model, policies, 0)
     if isinstance(scores, str):
         notes.append(_message(ValueError(scores)))
     else:
-        decoding.score_table(scores)
+        comparison.score_table(scores)
     return "; ".join(notes)
 
 

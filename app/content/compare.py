@@ -1,7 +1,7 @@
 """Compare page: decode with two to four policies on the same seed and replay them side by side.
 
 A model (shipped, this session's training run, or an upload) is decoded once per request with each policy;
-``app/decoding.py`` keeps the trajectories in the session, so scrubbing or playing the replay
+``app/comparison.py`` keeps the trajectories in the session, so scrubbing or playing the replay
 (``app/player.py``) never calls the model. The replay is one ``st.fragment``: moving its slider reruns only
 the replay (an HTML strip, quick to redraw). "Reveal this position next" continues every policy from the
 current step with that position forced next. Below the replay, each policy's held-out order NLL with its
@@ -14,8 +14,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import charts, common, compare_link, decoding, presenter, state, sudoku_view, uploads
-from app.decoding import Model
+from app import charts, common, compare_link, comparison, presenter, state, sudoku_view, uploads
+from app.comparison import Model
 from app.figures import orders as order_figures
 from app.figures import replay as replay_figures
 from app.player import Player
@@ -64,9 +64,9 @@ def choose_model() -> Model | None:
                               "session, or the two files of a checkpoint you upload.")
     kind, value = options[label]
     if kind == "shipped":
-        return decoding.from_checkpoint(f"shipped:{value}", label, common.load_pretrained(value))
+        return comparison.from_checkpoint(f"shipped:{value}", label, common.load_pretrained(value))
     if kind == "run":
-        return decoding.from_run(value)
+        return comparison.from_run(value)
     return uploaded_model()
 
 
@@ -78,7 +78,7 @@ def uploaded_model() -> Model | None:
     if "error" in result:
         uploads.show_error(result)
         return None
-    return decoding.from_checkpoint(result["key"], f"upload {result['key'][7:15]}", result["ckpt"])
+    return comparison.from_checkpoint(result["key"], f"upload {result['key'][7:15]}", result["ckpt"])
 
 
 def show_replay(model: Model, rows: list[dict], step: int) -> None:
@@ -98,7 +98,7 @@ def replay(model: Model, policies: list[str], seed: int, trajs: dict) -> None:
     and the intervention control. Moving the slider reruns only this fragment (not the score table or the
     model loading) and reads only the cached trajectories; while playing, the fragment ticks by itself."""
     last = max(t.num_steps for t in trajs.values())
-    rows, hint = decoding.replay_rows(model, trajs), decoding.same_decoding_hint(model, trajs)
+    rows, hint = comparison.replay_rows(model, trajs), comparison.same_decoding_hint(model, trajs)
     PLAYER.setup()
 
     @st.fragment(run_every=PLAYER.tick_s())
@@ -116,7 +116,7 @@ def replay(model: Model, policies: list[str], seed: int, trajs: dict) -> None:
         show_replay(model, rows, step)
         if hint:
             st.caption(hint)
-        for note in decoding.step_notes(model, trajs, step):
+        for note in comparison.step_notes(model, trajs, step):
             st.markdown(note)
         intervention(model, policies, seed, trajs, step)
 
@@ -128,7 +128,7 @@ def intervention(model: Model, policies: list[str], seed: int, trajs: dict, step
     names = model.meta.position_names
     # only positions no policy has revealed yet: forcing one then changes every row, not just a few
     masked = [l for l in range(len(names)) if all(int(t.step_of[0, l]) >= step for t in trajs.values())]
-    chosen = decoding.interventions_of(model, policies, seed)
+    chosen = comparison.interventions_of(model, policies, seed)
     if chosen:
         st.caption("Your choices: " + "; ".join(f"{names[l]} revealed at step {k + 1} in every row" for k, l in chosen))
     if not masked:
@@ -175,11 +175,11 @@ def sudoku_panel(model: Model, seed: int) -> None:
 
 def solve_rates(model: Model, policies: tuple[str, ...], seed: int) -> None:
     st.subheader("Solve rates")
-    n = decoding.SUDOKU_SCORED
+    n = comparison.SUDOKU_SCORED
     if st.button(f"Solve {n} held-out puzzles with each policy", key="compare_sudoku_score",
                  help="Greedy decoding from the givens; solved = a valid grid that keeps every given.") \
-            or decoding.sudoku_scored(model, policies, seed):
-        result = decoding.sudoku_scores(model, policies, seed)
+            or comparison.sudoku_scored(model, policies, seed):
+        result = comparison.sudoku_scores(model, policies, seed)
         if isinstance(result, str):
             st.warning(f"Solve rates are not available for this model: {result}")
             return
@@ -192,7 +192,7 @@ def solve_rates(model: Model, policies: tuple[str, ...], seed: int) -> None:
 
 
 def choose_policies(meta: meta.DataMeta) -> list[str]:
-    allowed = decoding.available_policies(meta)
+    allowed = comparison.available_policies(meta)
     current = [p for p in st.session_state.get("compare_policies", DEFAULT_POLICIES) if p in allowed]
     st.session_state["compare_policies"] = current or DEFAULT_POLICIES[:2]
     return st.multiselect("Policies (two to four)", allowed, key="compare_policies", max_selections=4,
@@ -201,17 +201,17 @@ def choose_policies(meta: meta.DataMeta) -> list[str]:
 
 def show_scores(model: Model, policies: list[str], seed: int) -> None:
     st.subheader("How good is each order?")
-    if model.meta.length > AUTO_SCORE_MAX_LENGTH and not decoding.scored(model, policies, seed):
+    if model.meta.length > AUTO_SCORE_MAX_LENGTH and not comparison.scored(model, policies, seed):
         if not st.button("Score the policies", key="compare_score", type="primary",
                          help="Teacher-forced order NLL on held-out data and the validity of 256 samples per "
                               "policy. With long sequences this takes a few seconds per policy."):
             return
     with st.spinner("Scoring the policies on held-out data…"):
-        result = decoding.scores(model, policies, seed)
+        result = comparison.scores(model, policies, seed)
     if isinstance(result, str):
         st.warning(f"Held-out scores are not available for this model: {result}")
         return
-    table = decoding.score_table(result)
+    table = comparison.score_table(result)
     left, right = st.columns([3, 2])
     charts.table(left, table, "compare_table", "order-quality", hide_index=True, width="stretch", column_config={
         "order NLL (nats)": st.column_config.NumberColumn(format="%.3f", help="Teacher-forced AR loss along "
@@ -227,9 +227,9 @@ def show_scores(model: Model, policies: list[str], seed: int) -> None:
     })
     if "valid samples" not in table:
         left.caption("This task has no validity rule, so there is no validity column.")
-    left.caption(f"Order NLL on up to {decoding.heldout_rows(model.meta.length)} held-out sequences "
-                 f"({decoding.N_ORDERS} orders each for random policies); validity over "
-                 f"{decoding.N_SCORE_SAMPLES} samples per policy, seed {seed}.")
+    left.caption(f"Order NLL on up to {comparison.heldout_rows(model.meta.length)} held-out sequences "
+                 f"({comparison.N_ORDERS} orders each for random policies); validity over "
+                 f"{comparison.N_SCORE_SAMPLES} samples per policy, seed {seed}.")
     charts.plot(right, order_figures.policy_nll_points(table["policy"].tolist(), table["order NLL (nats)"],
                                                        table["95% low"], table["95% high"]),
                 key="compare_points", width="stretch")
@@ -257,15 +257,15 @@ def draw() -> None:
     if len(policies) < 2:
         st.warning("Choose at least two policies to compare.")
         return
-    interventions = tuple(decoding.interventions_of(model, policies, seed))
+    interventions = tuple(comparison.interventions_of(model, policies, seed))
     try:
-        decoding.check_decode_budget(model, policies)
+        comparison.check_decode_budget(model, policies)
     except ValueError as e:
         st.warning(f"{e}. Fewer policies may fit; `python -m core.sample` decodes it from the command line.")
         show_scores(model, policies, seed)
         return
     with st.spinner("Decoding…"):
-        trajs = decoding.trajectories(model, policies, seed, interventions)
+        trajs = comparison.trajectories(model, policies, seed, interventions)
     if interventions:
         st.info("Showing your choices: " + "; ".join(f"step {s + 1}: {model.meta.position_names[p]}"
                                                     for s, p in interventions))

@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app import charts, common, decoding, inspection, lesson_intro, lesson_link, lesson_live, lesson_nav, presenter
+from app import charts, common, comparison, inspection, lesson_intro, lesson_link, lesson_live, lesson_nav, presenter
 from app import state, sudoku_view, task_text
 from app.figures import lesson as lesson_figures
 from app.figures import replay as replay_figures
@@ -177,7 +177,7 @@ def step_sudoku(seed: int) -> None:
         st.info("No Sudoku checkpoint is shipped here; make one with `python -m core.train --task sudoku "
                 "--out pretrained/sudoku6-learned` (see pretrained/README.md).")
         return
-    model = decoding.from_checkpoint(f"shipped:{name}", name, common.load_pretrained(name))
+    model = comparison.from_checkpoint(f"shipped:{name}", name, common.load_pretrained(name))
     index = sudoku_view.puzzle_input(st, "lesson_puzzle", "A held-out puzzle the model never trained on.")
     sudoku_view.grids(model, ("learned", "margin"), index, seed, "lesson_sudoku_step",
                       "Scrub through both decodings; orange = the cell revealed at this step, red = a conflict.",
