@@ -47,9 +47,8 @@ def plot(box, fig: go.Figure, key: str, revision: str | None = None, **kwargs) -
         fig.update_layout(uirevision=f"{revision}/{key}")
     presenter.style(fig)
     box.plotly_chart(fig, key=key, config=config(fig), **kwargs)
-    if not presenter.on():
-        csv_download(box, lambda: export.figure_frame(fig, title), title, key=f"{key}_csv",
-                     help="Download the numbers this chart draws as CSV (one row per point or cell).")
+    csv_download(box, lambda: export.figure_frame(fig, title), title, key=f"{key}_csv",
+                 help="Download the numbers this chart draws as CSV (one row per point or cell).")
 
 
 def table(box, frame: pd.DataFrame, key: str, name: str, **kwargs) -> None:
@@ -65,7 +64,10 @@ def table(box, frame: pd.DataFrame, key: str, name: str, **kwargs) -> None:
 def csv_download(box, frame: pd.DataFrame | Callable[[], pd.DataFrame], name: str, key: str, label: str = "CSV",
                  help: str = "Download the numbers behind this chart or table as CSV.") -> None:
     """A download button with ``frame`` as CSV (``orderlab-<name>.csv``); a callable ``frame`` is only
-    called when the button is clicked (live charts redraw every second)."""
+    called when the button is clicked (live charts redraw every second). None in presenter mode (no
+    controls on the projector)."""
+    if presenter.on():
+        return
     data = (lambda: frame().to_csv(index=False)) if callable(frame) else frame.to_csv(index=False).encode()
     box.download_button(label, data, file_name=f"orderlab-{slug(name)}.csv", mime="text/csv", key=key,
                         on_click="ignore", type="tertiary", help=help)

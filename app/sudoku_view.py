@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import comparison
+from app import charts, comparison
 from app.comparison import Model
+from app.figures import export
 from app.figures import sudoku as sudoku_figures
 from core import sudoku
 
@@ -25,5 +26,11 @@ def grids(model: Model, policies: tuple[str, ...], index: int, seed: int, slider
     last = max(t.num_steps for t in trajs.values())
     step = st.slider("Decoding step", 0, last, last, key=slider_key, help=slider_help)
     g = sudoku.geometry(model.meta.params["size"])
-    st.html(sudoku_figures.side_by_side(g, comparison.sudoku_rows(model, trajs, index), step, title(step, last, trajs)))
+    rows = comparison.sudoku_rows(model, trajs, index)
+    st.html(sudoku_figures.side_by_side(g, rows, step, title(step, last, trajs)))
+    names = model.meta.position_names
+    charts.csv_download(st, lambda: export.decoding_frame(sudoku_figures.digit_rows(rows), names),
+                        f"sudoku-{index}-decodings", key=f"{slider_key}_csv", label="Download the decodings (CSV)",
+                        help="One row per policy and cell: the step that filled it (0 = given), its value and "
+                             "the solution's.")
     return trajs

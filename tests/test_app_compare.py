@@ -275,3 +275,7 @@ def test_the_charts_and_the_score_table_have_their_own_csv(deferred, shipped, mo
     assert len(images.dropna(subset=["z"])) == 64 * len(policies)  # one row per pixel of each picture
     csv = buttons["compare_table_csv"].proto
     assert csv.url  # a table's CSV is small: built with the page
+    decodings = pd.read_csv(io.StringIO(deferred[buttons["compare_replay_csv"].proto.deferred_file_id]()))
+    assert len(decodings) == 64 * len(policies) and list(decodings["policy"].unique()) == policies
+    for _, one in decodings.groupby("policy"):  # every pixel revealed once, at a step of the replay
+        assert one["position"].is_unique and one["step"].between(1, at.slider(key="compare_step").max).all()

@@ -1,8 +1,11 @@
 """The Sudoku views (AppTest): the Compare page's grids side by side and solve rates, and the Lesson step
 "when a fixed order is not enough", on a tiny 4x4 checkpoint."""
 
+import io
 import re
 from pathlib import Path
+
+import pandas as pd
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -36,7 +39,7 @@ def grids(at: AppTest) -> dict[str, list[str]]:
     return {label: re.findall(r"<td[^>]*>([^<]*)</td>", part) for label, part in zip(labels, parts)}
 
 
-def test_compare_draws_the_policies_side_by_side_on_one_puzzle(env):
+def test_compare_draws_the_policies_side_by_side_on_one_puzzle(env, deferred):
     at = AppTest.from_file(COMPARE, default_timeout=60).run()
     assert not at.exception
     shown = grids(at)
@@ -48,6 +51,13 @@ def test_compare_draws_the_policies_side_by_side_on_one_puzzle(env):
     assert 0 < len(givens) < 16 and start["learned"] == start["margin"]  # only the givens, for every policy
     at.slider(key="compare_sudoku_step").set_value(1).run()
     assert all(sum(c != "" for c in cells) == len(givens) + 1 for cells in grids(at).values())
+    button = next(b for b in at.get("download_button") if b.key == "compare_sudoku_step_csv")
+    cells = pd.read_csv(io.StringIO(deferred[button.proto.deferred_file_id]()))
+    assert len(cells) == 16 * 3 and list(cells["policy"].unique()) == list(shown)
+    learned = cells[cells["policy"] == "learned"]
+    assert (learned["step"] == 0).sum() == len(givens)  # the givens, then one cell per step
+    assert sorted(learned.loc[learned["step"] > 0, "step"]) == list(range(1, 17 - len(givens)))
+    assert [str(v) for v in learned["value"]] == shown["learned"] and "solution" in cells
 
 
 def test_compare_solve_rates_and_another_puzzle(env):

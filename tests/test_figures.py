@@ -319,6 +319,22 @@ def test_presenter_fonts_reach_every_text_of_every_figure(name):
     assert not small, small
 
 
+def test_decoding_frame_has_one_row_per_policy_and_position():
+    from app.figures import export
+
+    rows = [{"label": "learned", "values": ["a", "b", "c"], "step_of": [1, -1, 0], "confidence": [0.5, 1.0, 0.9],
+             "entropy": [0.7, 0.0, 0.2]},
+            {"label": "random", "values": ["a", "x", "c"], "step_of": [0, -1, 1], "confidence": [0.4, 1.0, 0.3],
+             "entropy": [0.6, 0.0, 0.9]}]
+    frame = export.decoding_frame(rows, ["p0", "p1", "p2"])
+    assert list(frame.columns) == ["policy", "position", "step", "value", "confidence", "entropy"]
+    assert len(frame) == 6 and list(frame["position"]) == ["p0", "p1", "p2"] * 2
+    assert list(frame["step"]) == [2, 0, 1, 1, 0, 2]  # 1-based steps; the given is step 0
+    assert list(frame["value"]) == ["a", "b", "c", "a", "x", "c"]
+    assert frame["confidence"].tolist() == pytest.approx([0.5, 1.0, 0.9, 0.4, 1.0, 0.3])
+    assert list(export.decoding_frame([]).columns) == ["policy", "position", "step", "value"]
+
+
 def test_figure_frame_has_one_row_per_point_and_cell():
     from app.figures import export, orders
 

@@ -16,6 +16,7 @@ import streamlit as st
 
 from app import charts, common, compare_link, comparison, presenter, state, sudoku_view, uploads
 from app.comparison import Model
+from app.figures import export
 from app.figures import orders as order_figures
 from app.figures import replay as replay_figures
 from app.player import Player
@@ -121,6 +122,11 @@ def replay(model: Model, policies: list[str], seed: int, trajs: dict) -> None:
         intervention(model, policies, seed, trajs, step)
 
     view()
+    names = model.meta.position_names
+    charts.csv_download(st, lambda: export.decoding_frame(rows, names), f"{model.meta.name}-decodings",
+                        key="compare_replay_csv", label="Download every policy's decoding (CSV)",
+                        help="One row per policy and position: the step that revealed it, its value, and the "
+                             "model's confidence and entropy at that moment.")
 
 
 def intervention(model: Model, policies: list[str], seed: int, trajs: dict, step: int) -> None:

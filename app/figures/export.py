@@ -1,5 +1,6 @@
 """The numbers a figure draws, as a table: one row per point of each trace (per cell of a heatmap), for the
-CSV download under every chart (``app/charts.py``).
+CSV download under every chart (``app/charts.py``); and the decodings behind the HTML views (Compare's replay
+strip, the Sudoku grids), one row per policy and position.
 
 Pure functions: a ``go.Figure`` in, a ``pandas.DataFrame`` out; no streamlit, no state.
 """
@@ -59,6 +60,22 @@ def heatmap_frame(trace, name: str) -> pd.DataFrame:
     rows, cols = np.indices(z.shape)
     return pd.DataFrame({"trace": name, "x": [x[c] for c in cols.ravel()], "y": [y[r] for r in rows.ravel()],
                          "z": z.ravel()})
+
+
+def decoding_frame(rows: list[dict], names: list[str] | None = None) -> pd.DataFrame:
+    """One row per policy and position of the replay rows the HTML views draw (``app/figures/replay.py``,
+    ``app/figures/sudoku.py``): ``policy, position, step`` (the 1-based decoding step that revealed it; 0 =
+    given), ``value``, and ``confidence`` / ``entropy`` / ``solution`` where the rows have them."""
+    out = []
+    for row in rows:
+        for l, step in enumerate(row["step_of"]):
+            record = {"policy": row["label"], "position": names[l] if names else l, "step": int(step) + 1,
+                      "value": row["values"][l]}
+            for field in ("confidence", "entropy", "solution"):
+                if field in row:
+                    record[field] = row[field][l]
+            out.append(record)
+    return pd.DataFrame(out, columns=None if out else ["policy", "position", "step", "value"])
 
 
 def _values(v) -> list | None:

@@ -35,6 +35,13 @@ def cell_status(step_of: list[int], step: int) -> list[str]:
     return out
 
 
+def digit_rows(rows: list[dict]) -> list[dict]:
+    """The rows with cell values (and the solution) as the digits the grids show, 1..n."""
+    shift = lambda values: [v + 1 for v in values]  # noqa: E731
+    return [{**row, "values": shift(row["values"]), **({"solution": shift(row["solution"])} if "solution" in row
+                                                        else {})} for row in rows]
+
+
 def visible_values(values: list[int], status: list[str]) -> list[int | None]:
     """The values shown after some steps (None where still masked)."""
     return [None if s == MASKED else v for v, s in zip(values, status)]
