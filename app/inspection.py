@@ -91,7 +91,7 @@ def agreement(schedule, meta) -> dict:
         return out
     groups = meta.reference_groups if meta.reference_groups is not None and len(meta.reference_groups) >= 2 else None
     summary = order_summary(schedule, replace(meta, reference_groups=groups) if groups != meta.reference_groups
-                            else meta)
+                            else meta, entropy_samples=0)  # the page shows its own entropy, with an error
     out.update({k: summary[k] for k in out if k in summary})
     return out
 

@@ -235,12 +235,14 @@ def group_precedence(precedence: torch.Tensor, groups: list[list[int]]) -> float
 # --- the summary of a schedule's orders --------------------------------------------------------
 
 
-def order_summary(schedule, meta) -> dict:
+def order_summary(schedule, meta, entropy_samples: int = 4000) -> dict:
     """Order statistics of a schedule for a training snapshot and for Inspect: the exponents, the order
-    entropy, and the agreement with the task's reference groups and order (when it has them)."""
+    entropy (from ``entropy_samples`` orders; none when 0, for a caller with its own estimate), and the
+    agreement with the task's reference groups and order (when it has them)."""
     w = schedule.order_scores().detach().float().cpu()
-    summary = {"exponents": [round(v, 6) for v in w.tolist()],
-               "order_entropy": order_entropy(w, 4000, torch.Generator().manual_seed(0)).value}
+    summary = {"exponents": [round(v, 6) for v in w.tolist()]}
+    if entropy_samples:
+        summary["order_entropy"] = order_entropy(w, entropy_samples, torch.Generator().manual_seed(0)).value
     precedence = precedence_matrix(w)
     if meta.reference_groups:
         summary["group_precedence"] = group_precedence(precedence, meta.reference_groups)

@@ -209,3 +209,21 @@ def test_order_statistics_of_4096_positions_fit_in_memory_and_time():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert float(out.stdout.split()[-1]) < 10
+
+
+def test_order_summary_reports_exponents_entropy_and_reference_agreement():
+    from core.meta import DataMeta
+    from core.orders import order_summary
+
+    meta = DataMeta(name="toy", params={}, num_categories=[2] * 4, position_names=list("abcd"),
+                    reference_groups=[[3, 0], [2, 1]], reference_order=[3, 0, 2, 1])
+    schedule = LearnedPolynomialSchedule(4, init=W)
+    summary = order_summary(schedule, meta)
+    assert summary["exponents"] == pytest.approx(W.tolist(), rel=1e-5)
+    assert summary["order_entropy"] == pytest.approx(order_entropy(W).value)  # L = 4: exact
+    P = precedence_matrix(W)
+    assert summary["group_precedence"] == pytest.approx(group_precedence(P, [[3, 0], [2, 1]]))
+    assert summary["kendall_tau"] == pytest.approx(expected_kendall_tau(P, [3, 0, 2, 1]))
+    assert summary["group_precedence"] > 0.5  # w puts 3 and 0 (5.0, 2.0) before 2 and 1 (1.0, 0.3)
+    without = order_summary(schedule, meta, entropy_samples=0)  # a caller with its own estimate
+    assert "order_entropy" not in without and without == {k: v for k, v in summary.items() if k != "order_entropy"}
