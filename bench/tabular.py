@@ -4,7 +4,8 @@ For every table, schedule/estimator configuration and seed: train an ~80K-parame
 settings, pick the step with the best NELBO on a validation slice carved out of the train split (the test
 split is never used for selection), then report on the test split the exact NELBO per row (teacher-forced AR
 loss along one schedule order per row; nats), Shape/Trend fidelity of generated rows, and the learned
-column order. Results go to a JSON file; ``--summary`` prints the table of an existing file.
+column order. Results go to a JSON file (``bench/tabular_records.py`` reads, merges and summarises them);
+``--summary`` prints the table of an existing file.
 
     python bench/tabular.py --preset reduced --out bench/results/tabular-reduced.json   # ~31 min, 2 cores
     python bench/tabular.py --preset long --configs linear,learned --out bench/results/tabular-long.json
@@ -15,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import multiprocessing
 import os
-import statistics
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -36,6 +35,8 @@ from core.orders import expected_rank  # noqa: E402
 from core.quality import column_shape, pair_trend  # noqa: E402
 from core.decoding import sample  # noqa: E402
 from core.train import EvalEvent, Trainer, TrainConfig  # noqa: E402
+from tabular_records import (format_markdown, format_summary, load, merge, read_records, save,  # noqa: E402
+                             summarize)
 
 CONFIGS = {  # name -> (schedule, estimator, RLOO draws per sequence as a multiple of Settings.K)
     "linear": ("linear", "discrete", 1),
@@ -126,7 +127,8 @@ def _carve(x: torch.Tensor, s: Settings) -> tuple[torch.Tensor, torch.Tensor]:
 def _train_config(table: str, config: str, seed: int, s: Settings) -> TrainConfig:
     schedule, estimator, factor = CONFIGS[config]
     return TrainConfig(task=f"uci-{table}", schedule=schedule, estimator=estimator, K=s.K * factor, steps=s.steps,
-                       batch_size=max(1, s.batch_size // factor), warmup=min(200, s.steps // 4), schedule_delay=s.schedule_delay,
+                       batch_size=max(1, s.batch_size // factor), warmup=min(200, s.steps // 4),
+                       schedule_delay=s.schedule_delay,
                        d_model=s.d_model, n_layers=s.n_layers, n_heads=s.n_heads, eval_every=s.eval_every,
                        eval_size=s.val_rows, eval_orders=1, seed=seed, device=s.device)
 
@@ -185,7 +187,7 @@ def run_all(tables, configs, seeds, settings: Settings, root=None, jobs: int = 1
     # seed-major, so that a stopped benchmark leaves every table with about as many seeds
     tasks = [(t, c, s) for s in seeds for t in tables for c in configs]
     threads = 1 if jobs > 1 else torch.get_num_threads()
-    records = _load(out) if out else []
+    records = load(out) if out else []
     done = {(r["table"], r["config"], r["seed"]) for r in records}
     todo = [task for task in tasks if task not in done]
     log(f"{len(todo)} run(s) to do ({len(tasks) - len(todo)} already in {out}), {jobs} job(s)")
@@ -194,7 +196,7 @@ def run_all(tables, configs, seeds, settings: Settings, root=None, jobs: int = 1
         record = {**result, "settings": asdict(settings)}
         records.append(record)
         if out:
-            _save(out, records)
+            save(out, records)
         log(f"[{i}/{len(todo)}] {record['table']:<9} {record['config']:<19} seed {record['seed']}: "
             f"test {record['test_nelbo']:.3f}±{record['test_se']:.3f}  best step {record['best_step']}  "
             f"{record['wall_s']:.0f} s  (elapsed {time.perf_counter() - start:.0f} s)")
@@ -213,110 +215,6 @@ def _results(todo, settings: Settings, root, jobs: int, threads: int, states: Pa
         futures = [pool.submit(run_one, t, c, s, settings, root, threads, states) for t, c, s in todo]
         for future in as_completed(futures):
             yield future.result()
-
-
-def summarize(records: list[dict]) -> list[dict]:
-    """Per (table, config): mean and std over seeds of test NELBO, Shape and Trend; the learned column order."""
-    rows = []
-    for table in dict.fromkeys(r["table"] for r in records):
-        for config in dict.fromkeys(r["config"] for r in records if r["table"] == table):
-            rs = [r for r in records if r["table"] == table and r["config"] == config]
-            nll = [r["test_nelbo"] for r in rs]
-            rank = torch.tensor([r["expected_rank"] for r in rs]).mean(0)
-            rows.append({"table": table, "config": config, "seeds": len(rs), "mean": statistics.fmean(nll),
-                         "std": statistics.stdev(nll) if len(nll) > 1 else 0.0, "min": min(nll), "max": max(nll),
-                         "shape": _mean_of(rs, "shape"), "trend": _mean_of(rs, "trend"),
-                         "wall_s": statistics.fmean(r["wall_s"] for r in rs),
-                         "order": [rs[0]["columns"][i] for i in torch.argsort(rank).tolist()]})
-    return rows
-
-
-def _mean_of(records: list[dict], key: str) -> float:
-    """Mean of ``key`` over the records that have it (nan when none has)."""
-    values = [r[key] for r in records if key in r]
-    return statistics.fmean(values) if values else float("nan")
-
-
-def format_summary(rows: list[dict]) -> str:
-    lines = [f"{'table':<9} {'config':<19} {'seeds':>5} {'test NELBO (nats/row)':>22} {'shape':>6} {'trend':>6} "
-             f"{'wall s':>7}  vs linear"]
-    for r in rows:
-        base = next((b for b in rows if b["table"] == r["table"] and b["config"] == "linear"), None)
-        verdict = ""
-        if base is not None and r is not base and min(r["seeds"], base["seeds"]) > 1:
-            verdict = "overlapping" if _overlap(r, base) else (
-                "better, no overlap" if r["mean"] < base["mean"] else "worse, no overlap")
-        lines.append(f"{r['table']:<9} {r['config']:<19} {r['seeds']:>5} {r['mean']:>14.3f} ± {r['std']:<5.3f} "
-                     f"{r['shape']:>6.3f} {r['trend']:>6.3f} {r['wall_s']:>7.0f}  {verdict}")
-    return "\n".join(lines)
-
-
-def format_markdown(rows: list[dict]) -> str:
-    """The reproduction table of docs/results.md: published numbers beside ours, per table."""
-    configs = list(dict.fromkeys(r["config"] for r in rows))
-    head = ["table", "published learned", "published linear"] + [f"{c} (mean ± std)" for c in configs] + [
-        "verdict vs linear", "Shape / Trend"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for table in dict.fromkeys(r["table"] for r in rows):
-        mine = {r["config"]: r for r in rows if r["table"] == table}
-        published = uci.PUBLISHED.get(table, (None, None))
-        cells = [table] + [f"{v:.3f}" if v is not None else "—" for v in published]
-        cells += [f"{mine[c]['mean']:.3f} ± {mine[c]['std']:.3f}" if c in mine else "—" for c in configs]
-        base = mine.get("linear")
-        verdicts = []
-        for c, r in mine.items():
-            if c != "linear" and base is not None:
-                kind = "overlap" if _overlap(r, base) else "no overlap"
-                verdicts.append(f"{c}: {r['mean'] - base['mean']:+.3f} ({kind})")
-        cells.append("; ".join(verdicts) or "—")
-        cells.append(", ".join(f"{c} {r['shape']:.3f}/{r['trend']:.3f}" for c, r in mine.items()))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def _overlap(a: dict, b: dict) -> bool:
-    """Whether two summary rows' seed ranges [min, max] overlap."""
-    return not (a["max"] < b["min"] or a["min"] > b["max"])
-
-
-def _load(path: Path) -> list[dict]:
-    return json.loads(path.read_text()) if path.is_file() else []
-
-
-def read_records(path: Path) -> list[dict]:
-    """The runs of a result file; ValueError naming the file (as given) when it is not one."""
-    if not path.is_file():
-        raise ValueError(f"{path}: no such file")
-    try:
-        records = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        records = None
-    keys = {"table", "config", "seed", "test_nelbo"}
-    if not isinstance(records, list) or not all(isinstance(r, dict) and keys <= set(r) for r in records):
-        raise ValueError(f"{path} is not a JSON list of benchmark runs (a --out file of bench/tabular.py)")
-    return records
-
-
-def merge(paths: list[Path]) -> list[dict]:
-    """The runs of several result files of one benchmark size, each (table, config, seed) once (the first
-    file's wins); ValueError when the files hold runs of different settings."""
-    merged, seen = [], set()
-    for path in paths:
-        for record in read_records(path):
-            if merged and record.get("settings") != merged[0].get("settings"):
-                raise ValueError(f"{path} holds runs with other settings than {paths[0]}; merge one size at a time")
-            key = (record["table"], record["config"], record["seed"])
-            if key not in seen:
-                seen.add(key)
-                merged.append(record)
-    return merged
-
-
-def _save(path: Path, records: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(records, indent=1))
-    os.replace(tmp, path)
 
 
 # --- command line -------------------------------------------------------------------------------
@@ -429,7 +327,7 @@ def main(argv=None) -> None:
         except ValueError as err:
             fail(p, str(err))
         if args.merge:
-            _save(args.out, records)
+            save(args.out, records)
             print(f"{len(records)} run(s) from {len(args.merge)} file(s) written to {args.out}")
         rows = summarize(records)
         print(format_markdown(rows) if args.markdown else format_summary(rows))

@@ -12,6 +12,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 import tabular  # bench/ is on pytest's pythonpath (pyproject.toml)
+import tabular_records
 import train_step  # noqa: E402
 
 from core.model import Denoiser, ModelConfig  # noqa: E402
@@ -112,14 +113,14 @@ def test_merge_keeps_each_run_once_and_refuses_mixed_sizes(tmp_path):
     a.write_text(json.dumps([_record("adult", "linear", 0), _record("adult", "learned", 0)]))
     b.write_text(json.dumps([_record("adult", "linear", 0), _record("magic", "linear", 1)]))
     c.write_text(json.dumps([_record("magic", "linear", 2, steps=8000)]))
-    merged = tabular.merge([a, b])
+    merged = tabular_records.merge([a, b])
     assert [(r["table"], r["config"], r["seed"]) for r in merged] == [
         ("adult", "linear", 0), ("adult", "learned", 0), ("magic", "linear", 1)]
     with pytest.raises(ValueError, match="other settings"):
-        tabular.merge([a, c])
+        tabular_records.merge([a, c])
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(ValueError, match="not a JSON list of benchmark runs"):
-        tabular.read_records(tmp_path / "bad.json")
+        tabular_records.read_records(tmp_path / "bad.json")
 
 
 def test_steps_override_scales_the_schedule_delay():
