@@ -8,18 +8,26 @@ left-aligned, the toolbar sits at the right), a PNG named after the chart, and a
 A table gets its CSV button the same way. In presenter mode the CSV buttons are left out (no controls on
 the projector). ``revision`` makes a chart's ``uirevision`` a constant of the run it shows, so a zoom
 survives the redraws of a live run and a new run starts unzoomed.
+
+:func:`plot_shared` is :func:`plot` for figures many sessions redraw every second from the same data (a
+class following one run, a shipped replay): the finished figure is built once per content digest
+(:func:`digest`) and shared by every session, in a cache of ``core.limits.FIGURE_CACHE_ENTRIES`` figures.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from typing import Callable
 
 import pandas as pd
 import plotly.graph_objects as go
+import streamlit as st
 
 from app import presenter
 from app.figures import export
+from core import limits
 
 REMOVED_BUTTONS = ["lasso2d", "select2d", "autoScale2d", "zoomIn2d", "zoomOut2d", "toggleSpikelines",
                    "hoverClosestCartesian", "hoverCompareCartesian"]
@@ -40,13 +48,40 @@ def plot(box, fig: go.Figure, key: str, revision: str | None = None, **kwargs) -
     """Draw ``fig`` in ``box`` (``st``, a column, a container) with the lab's toolbar, presenter fonts and
     a CSV button (on a copy: a figure the caller keeps or caches is never changed). ``revision`` (e.g. the
     run's label) keeps zoom and hidden traces across redraws of the same chart of the same run."""
+    show(box, finished(fig, key, revision, presenter.on()), key, **kwargs)
+
+
+def plot_shared(box, build: Callable[[], go.Figure], key: str, content: str, revision: str | None = None,
+                **kwargs) -> None:
+    """:func:`plot` of ``build()``, built once for every session that draws the same ``content`` (a
+    :func:`digest` of everything ``build`` reads) under the same key, revision and presenter mode."""
+    show(box, _shared(content, key, revision, presenter.on(), build), key, **kwargs)
+
+
+def digest(*parts) -> str:
+    """A content key for :func:`plot_shared`: the hash of ``parts`` (JSON-able: snapshots, exponents, names)."""
+    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def finished(fig: go.Figure, key: str, revision: str | None, large: bool) -> go.Figure:
+    """A styled copy of ``fig``: left-aligned title, the run's ``uirevision``, presenter fonts if ``large``."""
     fig = go.Figure(fig)
-    title = fig.layout.title.text or key
     fig.update_layout(title_x=0, title_xanchor="left")
     if revision is not None:
         fig.update_layout(uirevision=f"{revision}/{key}")
-    presenter.style(fig)
+    return presenter.large(fig) if large else fig
+
+
+@st.cache_resource(max_entries=limits.FIGURE_CACHE_ENTRIES, show_spinner=False)
+def _shared(content: str, key: str, revision: str | None, large: bool, _build) -> go.Figure:
+    """One finished figure per content, key, revision and mode, for every session (read, never changed)."""
+    return finished(_build(), key, revision, large)
+
+
+def show(box, fig: go.Figure, key: str, **kwargs) -> None:
+    """Draw a finished figure and its CSV button."""
     box.plotly_chart(fig, key=key, config=config(fig), **kwargs)
+    title = fig.layout.title.text or key
     csv_download(box, lambda: export.figure_frame(fig, title), title, key=f"{key}_csv",
                  help="Download the numbers this chart draws as CSV (one row per point or cell).")
 

@@ -20,40 +20,43 @@ def views(curves: dict[str, list[dict]], history: list[dict], exponents: list[fl
           key: str, total_steps: int | None = None, revision: str | None = None) -> None:
     """The live figures: NELBO curves, rank heatmap, alpha curves, precedence, entropy, exponents, their
     trajectories, grid. ``total_steps`` (the run's length) fixes the step axes, so the charts fill in from
-    left to right; ``revision`` names the run shown, so a zoom lasts while that run is redrawn."""
+    left to right; ``revision`` names the run shown, so a zoom lasts while that run is redrawn. The figures
+    are built once per snapshot for every session that shows it (``charts.plot_shared``): a class of
+    followers costs the server one build per snapshot, not one per student per second."""
     names, L = meta.position_names, meta.length
+    content = charts.digest(curves, history, exponents, names, meta.shape, total_steps)
 
-    def draw(box, fig, name: str) -> None:
-        charts.plot(box, fig, key=f"{key}_{name}", revision=revision)
+    def draw(box, build, name: str, *extra) -> None:
+        charts.plot_shared(box, build, key=f"{key}_{name}", content=f"{content}/{extra}", revision=revision)
 
     metric_row(curves, history, L)
     left, right = st.columns(2)
-    draw(left, training_figures.nelbo_curves(curves, total_steps), "nelbo")
+    draw(left, lambda: training_figures.nelbo_curves(curves, total_steps), "nelbo")
     with right:
         colour = st.radio("Heatmap colour", training_figures.COLOR_MODES, horizontal=True, key=f"{key}_colour",
                           format_func=lambda c: "expected decode step" if c == "rank" else "median masking time",
                           help="Expected decode step from Plackett-Luce (1 = first), or the median masking "
                                "time 0.5^(1/w) (revealed later during generation when smaller).")
-        draw(st, training_figures.rank_heatmap(history, names, colour, total_steps), "rank")
+        draw(st, lambda: training_figures.rank_heatmap(history, names, colour, total_steps), "rank", colour)
     left, right = st.columns(2)
     if L <= limits.MAX_PLOT_CURVES:
-        draw(left, schedule_figures.alpha_curves(exponents, names), "alpha")
+        draw(left, lambda: schedule_figures.alpha_curves(exponents, names), "alpha")
     if limits.plot_positions_ok(L):
         w = torch.tensor(exponents, dtype=torch.float64)
-        draw(right, schedule_figures.precedence_heatmap(precedence_matrix(w).numpy(), names), "prec")
+        draw(right, lambda: schedule_figures.precedence_heatmap(precedence_matrix(w).numpy(), names), "prec")
     else:
         right.caption(f"The precedence heatmap is drawn for at most {int(limits.MAX_PLOT_CELLS ** 0.5)} "
                       f"positions; this run has {L:,}.")
     left, right = st.columns(2)
     if history:
-        draw(left, training_figures.entropy_curve(history, L, total_steps), "entropy")
-    draw(right, schedule_figures.exponent_bars(exponents, names), "bars")
+        draw(left, lambda: training_figures.entropy_curve(history, L, total_steps), "entropy")
+    draw(right, lambda: schedule_figures.exponent_bars(exponents, names), "bars")
     if history and L <= limits.MAX_PLOT_CURVES:
-        draw(st, training_figures.exponent_trajectories(history, names, total_steps), "traj")
+        draw(st, lambda: training_figures.exponent_trajectories(history, names, total_steps), "traj")
     if meta.shape:
-        draw(st, schedule_figures.grid_rank_image(exponents, meta.shape), "grid")
+        draw(st, lambda: schedule_figures.grid_rank_image(exponents, meta.shape), "grid")
     if history:
-        charts.csv_download(st, charts.history_frame(curves), f"{meta.name}-snapshots", key=f"{key}_csv",
+        charts.csv_download(st, lambda: charts.history_frame(curves), f"{meta.name}-snapshots", key=f"{key}_csv",
                             label="Download every snapshot (CSV)")
 
 

@@ -4,6 +4,7 @@ read-only; links restore the Lesson's whole state.
 ``run_every`` fragments do not fire under AppTest: each ``at.run()`` stands for one tick of a follower.
 """
 
+import json
 import time
 from pathlib import Path
 
@@ -154,3 +155,33 @@ def test_a_shared_replay_is_followed_at_the_same_snapshot(monkeypatch):
     assert all("replay of **majority-learned**" in t for t in texts) and not any(at.exception for at in followers)
     snapshots = [int(t.split("snapshot ")[1].split(" /")[0]) for t in texts]
     assert abs(snapshots[0] - snapshots[1]) <= 2  # the same clock: at most a tick or two apart
+
+
+def test_sessions_showing_the_same_snapshot_share_one_build_of_each_figure(monkeypatch):
+    """A class on one replay costs the server one figure build per snapshot, not one per student per tick;
+    another snapshot, or presenter mode, is a figure of its own."""
+    from app import charts
+    from app.figures import training as training_figures
+
+    monkeypatch.delenv("ORDERLAB_PRETRAINED_DIR", raising=False)
+    built = []  # the number of snapshots drawn, per build of the NELBO chart
+    original = training_figures.nelbo_curves
+    monkeypatch.setattr(training_figures, "nelbo_curves",
+                        lambda curves, *a, **k: built.append(len(curves["majority-learned"])) or original(curves, *a, **k))
+    charts._shared.clear()
+
+    def at_snapshot(index: int, query: dict | None = None) -> AppTest:
+        at = reopened({"mode": "Replay a shipped run", "replay": "majority-learned", "snapshot": str(index),
+                       **(query or {})})
+        assert at.slider(key="replay_index").value == index
+        return at
+
+    sessions = [at_snapshot(5) for _ in range(3)]
+    assert built.count(6) == 1  # three sessions, one build
+    sessions[0].slider(key="replay_index").set_value(6).run()
+    sessions[1].slider(key="replay_index").set_value(6).run()
+    assert built.count(7) == 1
+    spec = lambda at: json.loads(next(c for c in at.get("plotly_chart") if c.key == "replay_nelbo").proto.spec)
+    assert spec(sessions[0]) == spec(sessions[1]) != spec(sessions[2])  # what each session shows is its own
+    at_snapshot(6, {"presenter": "1"})
+    assert built.count(7) == 2  # presenter fonts: another figure

@@ -26,6 +26,8 @@ BAD_COMMANDS = {
     "bench/tabular.py --tables nosuch": "unknown table(s) nosuch",
     "bench/tabular.py --steps -5": "--steps must be >= 1",
     "bench/tabular.py --summary --out some.csv": "some.csv: no such file",
+    "bench/class_followers.py --followers 0": "--followers must be >= 1",
+    "bench/class_followers.py --replay nosuch": "no shipped run 'nosuch'",
 }
 
 
