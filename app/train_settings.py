@@ -96,7 +96,13 @@ def settings() -> tuple[TrainConfig | None, meta.Dataset | None]:
         config.eval_every = max(1, steps // 40)
     if dataset is None:
         dataset = built_task(sb, task, seed, params)
-    return (config, dataset) if dataset is not None else (None, None)
+    if dataset is None:
+        return None, None
+    problem = limits.snapshot_problem(config.steps, config.eval_every, dataset.meta.length)
+    if problem:
+        st.session_state["train_blocked"] = problem
+        return None, None
+    return config, dataset
 
 
 def task_box(sb) -> tuple[str, dict, meta.Dataset | None]:

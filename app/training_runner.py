@@ -89,6 +89,9 @@ class TrainingRun:
         self._wall, self._running_since = 0.0, None
         self._pace: deque[tuple[float, int]] = deque()  # (wall seconds, step) samples while running
         self.trainer = Trainer(config, dataset)
+        problem = limits.snapshot_problem(config.steps, config.eval_every, self.trainer.meta.length)
+        if problem:  # before the first step: the history is what would grow
+            raise ValueError(problem)
         self.baseline = None
         if baseline and config.schedule != "linear":
             self.baseline = Trainer(replace(config, schedule="linear"), self.trainer.dataset)

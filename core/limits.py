@@ -14,6 +14,7 @@ page answers within about 10 s, and work beyond them is refused with a message, 
 
 from __future__ import annotations
 
+import math
 import os
 
 # --- checkpoint files -----------------------------------------------------------------------------------
@@ -84,6 +85,8 @@ TRAIN_MAX_EVAL_SIZE = 512
 TRAIN_MAX_POSITIONS = 1024  # sequence length of a run trained on the server
 TRAIN_MAX_D_MODEL = 128  # the Train page's widest model
 TRAIN_MAX_LAYERS = 4
+TRAIN_MAX_SNAPSHOT_CELLS = 1 << 17  # snapshots x positions a server run records: every snapshot keeps each
+# exponent, and the live views redraw them all every second (the rank heatmap has one cell per value)
 CONCURRENT_RUNS_ENV = "ORDERLAB_MAX_CONCURRENT_RUNS"
 
 
@@ -94,6 +97,18 @@ def max_concurrent_runs() -> int:
     if raw.strip().isdigit() and int(raw) >= 1:
         return int(raw)
     return max(1, os.cpu_count() or 1)
+
+
+def snapshot_problem(steps: int, eval_every: int, positions: int) -> str | None:
+    """Why a server run with these settings would record too many snapshots (None when it would not):
+    one at step 0, one every ``eval_every`` steps and one at the end, each with ``positions`` exponents."""
+    snapshots = steps // max(1, eval_every) + 2
+    if snapshots * positions <= TRAIN_MAX_SNAPSHOT_CELLS:
+        return None
+    least = math.ceil(steps / max(1, TRAIN_MAX_SNAPSHOT_CELLS // positions - 2))
+    return (f"evaluating every {eval_every:,} steps records {snapshots:,} snapshots of {positions:,} exponents "
+            f"each, more than the {TRAIN_MAX_SNAPSHOT_CELLS:,} values a run on this server keeps; evaluate "
+            f"every {least:,} steps or more (0 = about 40 snapshots)")
 
 
 # --- cost estimates -------------------------------------------------------------------------------------

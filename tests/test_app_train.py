@@ -194,6 +194,25 @@ def test_an_invalid_task_parameter_is_reported_not_raised():
     assert any("Start is off" in w.value and "n must be" in w.value for w in at.warning)  # beside Start
 
 
+def test_a_run_that_would_record_too_many_snapshots_is_refused_before_start():
+    """Every snapshot keeps each exponent and the live views redraw them all: a run is bounded in both."""
+    at = app()
+    at.text_input(key="train_steps").input("100000").run()
+    assert not button(at, "Start").disabled  # auto: about 40 snapshots
+    at.number_input(key="train_eval_every").set_value(5).run()  # 20,002 snapshots of 16 exponents
+    assert not at.exception and button(at, "Start").disabled
+    warning = next(w.value for w in at.warning if "Start is off" in w.value)
+    assert "20,002 snapshots" in warning and "every 13 steps or more" in warning
+    at.number_input(key="train_eval_every").set_value(13).run()
+    assert not button(at, "Start").disabled
+
+
+def test_a_run_built_elsewhere_in_the_app_is_held_to_the_same_snapshot_bound(tiny_dataset):
+    config = TrainConfig(**{**TINY, "steps": 100_000, "eval_every": 1})
+    with pytest.raises(ValueError, match="100,002 snapshots"):
+        TrainingRun(config, tiny_dataset)
+
+
 @pytest.mark.parametrize("typed, steps", [("1e9", None), ("1,200", 1200), ("1.2e3", 1200), ("abc", None),
                                           ("0", None), ("2.5", None), ("inf", None)])
 def test_steps_typed_as_text_are_read_or_refused_with_a_reason(typed, steps):

@@ -403,3 +403,15 @@ def test_every_task_is_one_file_with_its_rule_in_words():
         assert task.name == name and task.build.__module__ == f"core.tasks.{name}"
         assert task.words.strip() and task.formula.strip() and task.easy_order.strip(), name
         assert task.defaults()["seed"] == 0
+
+
+def test_a_server_run_records_a_bounded_number_of_snapshot_values():
+    from core import limits
+
+    cap = limits.TRAIN_MAX_SNAPSHOT_CELLS
+    assert limits.snapshot_problem(100_000, 100_000 // 40, limits.TRAIN_MAX_POSITIONS) is None  # "auto"
+    problem = limits.snapshot_problem(1200, 1, 1024)  # 1,202 snapshots of 1,024 exponents
+    assert "1,202 snapshots" in problem and f"{cap:,}" in problem
+    least = int(problem.split("evaluate every ")[1].split(" steps")[0].replace(",", ""))
+    assert limits.snapshot_problem(1200, least, 1024) is None  # the advice is enough
+    assert limits.snapshot_problem(1200, least - 1, 1024) is not None  # and no more than needed
