@@ -115,6 +115,7 @@ def replay(model: Model, policies: list[str], seed: int, trajs: dict) -> None:
         step = PLAYER.slider(last)
         compare_link.write_step(step)
         show_replay(model, rows, step)
+        decodings_csv(model, rows)
         if hint:
             st.caption(hint)
         for note in comparison.step_notes(model, trajs, step):
@@ -122,6 +123,10 @@ def replay(model: Model, policies: list[str], seed: int, trajs: dict) -> None:
         intervention(model, policies, seed, trajs, step)
 
     view()
+
+
+def decodings_csv(model: Model, rows: list[dict]) -> None:
+    """The numbers behind the replay strip or pictures, built only when clicked."""
     names = model.meta.position_names
     charts.csv_download(st, lambda: export.decoding_frame(rows, names), f"{model.meta.name}-decodings",
                         key="compare_replay_csv", label="Download every policy's decoding (CSV)",
