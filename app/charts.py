@@ -11,7 +11,8 @@ survives the redraws of a live run and a new run starts unzoomed.
 
 :func:`plot_shared` is :func:`plot` for figures many sessions redraw every second from the same data (a
 class following one run, a shipped replay): the finished figure is built once per content digest
-(:func:`digest`) and shared by every session, in a cache of ``core.limits.FIGURE_CACHE_ENTRIES`` figures.
+(:func:`digest`) and shared by every session, in a cache of ``core.limits.FIGURE_CACHE_ENTRIES`` figures;
+figures of inputs over ``SHARED_FIGURE_MAX_INPUT_BYTES`` are built per session, so the cache stays small.
 """
 
 from __future__ import annotations
@@ -51,16 +52,24 @@ def plot(box, fig: go.Figure, key: str, revision: str | None = None, **kwargs) -
     show(box, finished(fig, key, revision, presenter.on()), key, **kwargs)
 
 
-def plot_shared(box, build: Callable[[], go.Figure], key: str, content: str, revision: str | None = None,
+def plot_shared(box, build: Callable[[], go.Figure], key: str, content: str | None, revision: str | None = None,
                 **kwargs) -> None:
     """:func:`plot` of ``build()``, built once for every session that draws the same ``content`` (a
-    :func:`digest` of everything ``build`` reads) under the same key, revision and presenter mode."""
+    :func:`digest` of everything ``build`` reads) under the same key, revision and presenter mode; built
+    for this session only when ``content`` is None (inputs too large to keep)."""
+    if content is None:
+        plot(box, build(), key, revision, **kwargs)
+        return
     show(box, _shared(content, key, revision, presenter.on(), build), key, **kwargs)
 
 
-def digest(*parts) -> str:
-    """A content key for :func:`plot_shared`: the hash of ``parts`` (JSON-able: snapshots, exponents, names)."""
-    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+def digest(*parts) -> str | None:
+    """A content key for :func:`plot_shared`: the hash of ``parts`` (JSON-able: snapshots, exponents,
+    names), or None when their JSON is over ``limits.SHARED_FIGURE_MAX_INPUT_BYTES``."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    if len(text) > limits.SHARED_FIGURE_MAX_INPUT_BYTES:
+        return None
+    return hashlib.sha1(text.encode()).hexdigest()
 
 
 def finished(fig: go.Figure, key: str, revision: str | None, large: bool) -> go.Figure:

@@ -27,7 +27,8 @@ def views(curves: dict[str, list[dict]], history: list[dict], exponents: list[fl
     content = charts.digest(curves, history, exponents, names, meta.shape, total_steps)
 
     def draw(box, build, name: str, *extra) -> None:
-        charts.plot_shared(box, build, key=f"{key}_{name}", content=f"{content}/{extra}", revision=revision)
+        charts.plot_shared(box, build, key=f"{key}_{name}", content=content and f"{content}/{extra}",
+                           revision=revision)
 
     metric_row(curves, history, L)
     left, right = st.columns(2)

@@ -65,7 +65,8 @@ RANK_STD_EXACT_MAX_L = 512  # exact rank spread: O(L^3) time, O(L^2) memory; abo
 ORDER_SAMPLE_CELLS = 1 << 22  # orders x positions drawn for a Monte Carlo statistic (entropy, spread)
 MAX_PLOT_CELLS = 256 * 256  # cells of an L x L figure (precedence heatmap); larger ones are not drawn
 MAX_PLOT_CURVES = 512  # one curve or bar per position (alpha curves, exponent bars, rank spread)
-FIGURE_CACHE_ENTRIES = 256  # finished figures shared by every session that shows the same snapshot
+FIGURE_CACHE_ENTRIES = 128  # finished figures shared by every session that shows the same snapshot
+SHARED_FIGURE_MAX_INPUT_BYTES = 256 << 10  # JSON of a shared figure's inputs; larger ones are built per session
 
 # --- decoding and scoring (core.decoding, core.quality, the Compare page)------------------------------------
 MAX_SAMPLES = 100_000  # samples per call of the sampler

@@ -162,6 +162,7 @@ def test_sessions_showing_the_same_snapshot_share_one_build_of_each_figure(monke
     another snapshot, or presenter mode, is a figure of its own."""
     from app import charts
     from app.figures import training as training_figures
+    from core import limits
 
     monkeypatch.delenv("ORDERLAB_PRETRAINED_DIR", raising=False)
     built = []  # the number of snapshots drawn, per build of the NELBO chart
@@ -185,3 +186,18 @@ def test_sessions_showing_the_same_snapshot_share_one_build_of_each_figure(monke
     assert spec(sessions[0]) == spec(sessions[1]) != spec(sessions[2])  # what each session shows is its own
     at_snapshot(6, {"presenter": "1"})
     assert built.count(7) == 2  # presenter fonts: another figure
+    monkeypatch.setattr(limits, "SHARED_FIGURE_MAX_INPUT_BYTES", 100)  # every input too large to keep
+    at_snapshot(6)
+    at_snapshot(6)
+    assert built.count(7) == 4  # each session built its own
+
+
+def test_figures_of_very_large_inputs_are_not_kept_for_sharing(monkeypatch):
+    from app import charts
+    from core import limits
+
+    small = charts.digest([{"step": 0, "exponents": [1.0] * 16}])
+    assert isinstance(small, str) and small == charts.digest([{"step": 0, "exponents": [1.0] * 16}])
+    assert small != charts.digest([{"step": 0, "exponents": [2.0] * 16}])
+    monkeypatch.setattr(limits, "SHARED_FIGURE_MAX_INPUT_BYTES", 100)
+    assert charts.digest([{"step": 0, "exponents": [1.0] * 16}]) is None  # drawn for its session only
