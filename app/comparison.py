@@ -1,6 +1,9 @@
 """What Compare computes: a model to compare (shipped, a session run frozen at its step, or an upload),
 each policy's decoding of one sample, kept in the session so scrubbing a replay never calls the model,
-"reveal this position next" continuations, held-out scores, and the same for Sudoku puzzles.
+"reveal this position next" continuations, held-out scores, and the same for Sudoku puzzles. A shipped
+model is the same for every session, so its decodings and scores are computed once for all of them (a
+class opening Compare together costs one computation, not thirty); a session run or an upload stays its
+session's own.
 
 No widgets here (``app/content/compare.py`` draws them; the Lesson's Sudoku step reuses the Sudoku decoding).
 Decoding and scoring are estimated first (``core.limits.decode_seconds`` / ``score_seconds``): over the
@@ -16,7 +19,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from app import inspection
+from app import common, inspection
 from app.figures import replay as replay_figures
 from core import checkpoint, decoding, limits, meta, quality, sudoku, tasks
 from core.schedules import LearnedPolynomialSchedule
@@ -44,6 +47,11 @@ class Model:
 
 def from_checkpoint(key: str, label: str, ckpt: checkpoint.Checkpoint) -> Model:
     return Model(key, label, ckpt.model, ckpt.schedule, ckpt.meta)
+
+
+def shipped_model(name: str, label: str) -> Model:
+    """A shipped checkpoint, keyed by its folder (the same weights for every session of this server)."""
+    return from_checkpoint(f"shipped:{common.pretrained_dir() / name}", label, common.load_pretrained(name))
 
 
 def from_run(run) -> Model:
@@ -96,30 +104,49 @@ def check_decode_budget(model: Model, policies) -> None:
                          f"of a {config.length:,}-position model)", seconds, limits.DECODE_SECONDS)
 
 
-def trajectories(model: Model, policies, seed: int, interventions=()) -> dict[str, decoding.Trajectory]:
-    """The decoded trajectories for this request, computed at most once and kept in the session
-    (ValueError when over the decoding budget)."""
-    check_decode_budget(model, policies)
-    cache = st.session_state.setdefault(CACHE, {})
-    key = replay_key(model, policies, seed, interventions)
+def shared(model: Model) -> bool:
+    """Whether every session sees the same weights under this key (a shipped checkpoint)."""
+    return model.key.startswith("shipped:")
+
+
+@st.cache_resource(max_entries=limits.SHARED_RESULT_ENTRIES, show_spinner=False)
+def _for_every_session(key: tuple, _compute):
+    """One result per key for the whole server (read, never changed); concurrent requests wait for it."""
+    return _compute()
+
+
+def clear_shared() -> None:
+    _for_every_session.clear()
+
+
+def cached(name: str, key: tuple, model: Model, compute):
+    """``compute()`` once per key in this session's cache ``name`` (bounded), and once for every session
+    when the model is shipped."""
+    cache = st.session_state.setdefault(name, {})
     if key not in cache:
-        if interventions:
-            base = trajectories(model, policies, seed, interventions[:-1])
-            cache[key] = intervene(model, base, *interventions[-1], seed)
-        else:
-            cache[key] = {p: decode(model, p, seed) for p in policies}
+        cache[key] = _for_every_session((name,) + key, compute) if shared(model) else compute()
         while len(cache) > MAX_CACHED:
             cache.pop(next(iter(cache)))
     return cache[key]
 
 
+def trajectories(model: Model, policies, seed: int, interventions=()) -> dict[str, decoding.Trajectory]:
+    """The decoded trajectories for this request, computed at most once (ValueError when over the
+    decoding budget). A student's interventions stay in the session; they continue the shared decoding."""
+    check_decode_budget(model, policies)
+    key = replay_key(model, policies, seed, interventions)
+    if interventions:
+        cache = st.session_state.setdefault(CACHE, {})
+        if key not in cache:
+            base = trajectories(model, policies, seed, interventions[:-1])
+            cache[key] = intervene(model, base, *interventions[-1], seed)
+        return cache[key]
+    return cached(CACHE, key, model, lambda: {p: decode(model, p, seed) for p in policies})
+
+
 def scores(model: Model, policies, seed: int) -> dict | str:
     """``compare_policies`` for this request (cached), or the reason it cannot be computed."""
-    cache = st.session_state.setdefault(SCORES, {})
-    key = replay_key(model, policies, seed)
-    if key not in cache:
-        cache[key] = compute_scores(model, policies, seed)
-    return cache[key]
+    return cached(SCORES, replay_key(model, policies, seed), model, lambda: compute_scores(model, policies, seed))
 
 
 def compute_scores(model: Model, policies, seed: int) -> dict | str:
@@ -220,17 +247,14 @@ def interventions_of(model: Model, policies, seed: int) -> list[tuple[int, int]]
 def sudoku_trajectories(model: Model, policies, index: int, seed: int) -> dict[str, decoding.Trajectory]:
     """Each policy's greedy decoding of held-out puzzle ``index`` from its givens (cached)."""
     check_decode_budget(model, policies)
-    cache = st.session_state.setdefault(CACHE, {})
-    key = ("sudoku",) + replay_key(model, policies, seed, (index,))
-    if key not in cache:
+
+    def compute() -> dict:
         x, given = sudoku.task_puzzles(model.meta.params, "heldout", SUDOKU_PUZZLES)
         puzzle = torch.where(given[index:index + 1], x[index:index + 1], model.denoiser.mask_id)
-        cache[key] = {p: decoding.sample(model.denoiser, model.meta, p, 1, torch.Generator().manual_seed(seed),
-                                       schedule=model.schedule, temperature=0.0, puzzle=puzzle)[1]
-                      for p in policies}
-        while len(cache) > MAX_CACHED:
-            cache.pop(next(iter(cache)))
-    return cache[key]
+        return {p: decoding.sample(model.denoiser, model.meta, p, 1, torch.Generator().manual_seed(seed),
+                                   schedule=model.schedule, temperature=0.0, puzzle=puzzle)[1] for p in policies}
+
+    return cached(CACHE, ("sudoku",) + replay_key(model, policies, seed, (index,)), model, compute)
 
 
 def sudoku_rows(model: Model, trajs: dict, index: int) -> list[dict]:
@@ -250,13 +274,12 @@ def sudoku_scored(model: Model, policies, seed: int) -> bool:
 
 def sudoku_scores(model: Model, policies, seed: int) -> dict | str:
     """Solve rates on ``SUDOKU_SCORED`` held-out puzzles (cached), or why they cannot be computed."""
-    cache = st.session_state.setdefault(SCORES, {})
-    key = ("sudoku",) + replay_key(model, policies, seed)
-    if key not in cache:
+    def compute() -> dict | str:
         try:
             x, given = sudoku.task_puzzles(model.meta.params, "heldout", SUDOKU_SCORED)
-            cache[key] = quality.solve_rates((model.denoiser, model.schedule, model.meta), x, given, policies,
-                                             seed, budget_s=limits.SCORE_SECONDS)
+            return quality.solve_rates((model.denoiser, model.schedule, model.meta), x, given, policies, seed,
+                                       budget_s=limits.SCORE_SECONDS)
         except ValueError as e:
-            cache[key] = str(e)
-    return cache[key]
+            return str(e)
+
+    return cached(SCORES, ("sudoku",) + replay_key(model, policies, seed), model, compute)

@@ -8,6 +8,10 @@ baseline in the same process where the shared figures are dropped before every t
 builds its own, as it did before they were shared. Prints the median wall and CPU time of one follower
 tick in each mode, their ratio, and how many followers one core could serve at one tick per second.
 
+Then the moment a teacher says "open Compare": ``--followers`` new sessions open the Compare page on its
+default shipped model, alternating between the lab as it is (decodings and scores of a shipped model are
+computed once for every session, ``app.comparison``) and a baseline that drops them before each open.
+
     python bench/class_followers.py [--followers 30] [--rounds 4] [--replay majority-learned]
 """
 
@@ -25,9 +29,10 @@ sys.path.insert(0, str(ROOT))
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from app import charts, class_mode, common  # noqa: E402
+from app import charts, class_mode, common, comparison  # noqa: E402
 
 MAIN = str(ROOT / "app" / "main.py")
+COMPARE = str(ROOT / "app" / "content" / "compare.py")
 
 
 def follower(code: str) -> AppTest:
@@ -56,6 +61,36 @@ def measure(followers: list[AppTest], rounds: int) -> dict[bool, list[tuple[floa
         for at in followers:
             times[shared].append(tick(at, shared))
     return times
+
+
+def open_compare(shared: bool) -> tuple[float, float]:
+    """One student opening Compare: (wall seconds, CPU seconds of this process)."""
+    if not shared:
+        comparison.clear_shared()
+    wall, cpu = time.perf_counter(), time.process_time()
+    at = AppTest.from_file(COMPARE, default_timeout=120).run()
+    if at.exception:
+        raise RuntimeError(f"the Compare page failed: {at.exception[0].message}")
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def measure_compare(students: int) -> dict[bool, list[tuple[float, float]]]:
+    open_compare(True)  # imports and the checkpoint load, once
+    times = {True: [], False: []}
+    for i in range(2 * students):
+        shared = i % 2 == 0
+        times[shared].append(open_compare(shared))
+    return times
+
+
+def report(times: dict, what: str, own: str, both: str) -> None:
+    median = {mode: (statistics.median(w for w, _ in t), statistics.median(c for _, c in t))
+              for mode, t in times.items()}
+    for mode, label in ((False, own), (True, both)):
+        wall, cpu = median[mode]
+        print(f"{label:<34} {what}: wall {wall * 1000:6.1f} ms, CPU {cpu * 1000:6.1f} ms")
+    print(f"ratio shared / own (CPU): {median[True][1] / median[False][1]:.2f}; "
+          f"load average {os.getloadavg()[0]:.1f}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,14 +133,12 @@ def main(argv=None) -> None:
     print(f"{args.followers} followers of {args.replay} opened in {time.perf_counter() - started:.1f} s; "
           f"{os.cpu_count()} CPU core(s), load average {os.getloadavg()[0]:.1f}")
     times = measure(followers, args.rounds)
-    median = {mode: (statistics.median(w for w, _ in t), statistics.median(c for _, c in t))
-              for mode, t in times.items()}
-    for mode, label in ((False, "each session builds its figures"), (True, "figures shared across sessions")):
-        wall, cpu = median[mode]
-        print(f"{label:<34} one follower tick: wall {wall * 1000:6.1f} ms, CPU {cpu * 1000:6.1f} ms "
-              f"-> {1 / cpu:5.1f} followers per core at one tick per second")
-    print(f"ratio shared / own (CPU per tick): {median[True][1] / median[False][1]:.2f}; "
-          f"load average {os.getloadavg()[0]:.1f}")
+    report(times, "one follower tick", "each session builds its figures", "figures shared across sessions")
+    cpu = statistics.median(c for _, c in times[True])
+    print(f"-> {1 / cpu:.1f} followers per core at one tick per second (each building its own: "
+          f"{1 / statistics.median(c for _, c in times[False]):.1f})")
+    report(measure_compare(args.followers), "one student opening Compare", "each session decodes and scores",
+           "shipped results shared")
 
 
 if __name__ == "__main__":

@@ -67,6 +67,7 @@ MAX_PLOT_CELLS = 256 * 256  # cells of an L x L figure (precedence heatmap); lar
 MAX_PLOT_CURVES = 512  # one curve or bar per position (alpha curves, exponent bars, rank spread)
 FIGURE_CACHE_ENTRIES = 128  # finished figures shared by every session that shows the same snapshot
 SHARED_FIGURE_MAX_INPUT_BYTES = 256 << 10  # JSON of a shared figure's inputs; larger ones are built per session
+SHARED_RESULT_ENTRIES = 64  # Compare's decodings and scores of shipped models, kept for every session
 
 # --- decoding and scoring (core.decoding, core.quality, the Compare page)------------------------------------
 MAX_SAMPLES = 100_000  # samples per call of the sampler

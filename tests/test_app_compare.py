@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import core.model
-from app import presenter
+from app import comparison, presenter
 from app.content import compare as compare_page
 from app.training_runner import TrainingRun
 from conftest import TINY, font_sizes, save_tiny
@@ -53,6 +53,7 @@ def calls(monkeypatch) -> list[int]:
 @pytest.fixture()
 def page(shipped, monkeypatch) -> AppTest:
     monkeypatch.setenv("ORDERLAB_PRETRAINED_DIR", str(shipped))
+    comparison.clear_shared()  # each test decodes for itself
     return AppTest.from_file(PAGE, default_timeout=60).run()
 
 
@@ -92,6 +93,17 @@ def test_scrubbing_and_playing_never_call_the_model(page, calls):
     assert page.slider(key="compare_step").value == 7
     assert calls[0] == before
     assert next(iter(page.session_state["compare_cache"].values())) is trajectories
+
+
+def test_a_class_opening_compare_on_a_shipped_model_costs_one_decoding(page, calls, shipped):
+    """The second session's replay and score table come from the first one's computation."""
+    first = page.dataframe[0].value
+    before = calls[0]
+    other = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not other.exception and calls[0] == before  # no forward pass at all
+    assert other.dataframe[0].value.equals(first) and replay_strip(other) == replay_strip(page)
+    other.number_input(key="compare_seed").set_value(7).run()
+    assert calls[0] > before  # another request is computed
 
 
 def test_switching_policies_decodes_once_per_request(page, calls):

@@ -65,7 +65,7 @@ def choose_model() -> Model | None:
                               "session, or the two files of a checkpoint you upload.")
     kind, value = options[label]
     if kind == "shipped":
-        return comparison.from_checkpoint(f"shipped:{value}", label, common.load_pretrained(value))
+        return comparison.shipped_model(value, label)
     if kind == "run":
         return comparison.from_run(value)
     return uploaded_model()

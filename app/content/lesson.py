@@ -177,7 +177,7 @@ def step_sudoku(seed: int) -> None:
         st.info("No Sudoku checkpoint is shipped here; make one with `python -m core.train --task sudoku "
                 "--out pretrained/sudoku6-learned` (see pretrained/README.md).")
         return
-    model = comparison.from_checkpoint(f"shipped:{name}", name, common.load_pretrained(name))
+    model = comparison.shipped_model(name, name)
     index = sudoku_view.puzzle_input(st, "lesson_puzzle", "A held-out puzzle the model never trained on.")
     sudoku_view.grids(model, ("learned", "margin"), index, seed, "lesson_sudoku_step",
                       "Scrub through both decodings; orange = the cell revealed at this step, red = a conflict.",
