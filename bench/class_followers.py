@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from app import charts, class_mode, common, comparison  # noqa: E402
+from core.cli import fail  # noqa: E402
 
 MAIN = str(ROOT / "app" / "main.py")
 COMPARE = str(ROOT / "app" / "content" / "compare.py")
@@ -101,11 +102,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replay", default="majority-learned", help="the shipped run (pretrained/) to share")
     p.add_argument("--speed", type=float, default=1.0, help="snapshots per second of the shared replay")
     return p
-
-
-def fail(parser: argparse.ArgumentParser, message: str) -> None:
-    print(f"{parser.prog}: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
 
 
 def check_args(args) -> str | None:

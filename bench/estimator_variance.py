@@ -16,7 +16,7 @@ import torch
 
 from core.elbo import objective
 from core.schedules import LearnedPolynomialSchedule
-from core.cli import open_checkpoint
+from core.cli import fail, open_checkpoint
 
 
 def gradient_draws(ckpt, x, estimator: str, K: int, repeats: int, seed: int = 0) -> torch.Tensor:
@@ -28,11 +28,6 @@ def gradient_draws(ckpt, x, estimator: str, K: int, repeats: int, seed: int = 0)
         objective(ckpt.model, x, schedule, K, estimator, g).surrogate.backward()
         draws.append(schedule.rho.grad.detach().clone())
     return torch.stack(draws)
-
-
-def fail(parser: argparse.ArgumentParser, message: str) -> None:
-    """One line naming the problem, exit status 2 (argparse's convention, without the usage)."""
-    parser.exit(2, f"{parser.prog}: error: {message}\n")
 
 
 def main() -> None:

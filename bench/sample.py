@@ -18,7 +18,7 @@ from torch import nn
 
 from core import tasks
 from core.model import Denoiser, ModelConfig
-from core.cli import open_checkpoint
+from core.cli import fail, open_checkpoint
 from core.decoding import POLICIES, sample
 from core.schedules import make_schedule
 
@@ -67,11 +67,6 @@ def timed_round_robin(fns: dict, repeats: int, sync) -> dict:
             sync()
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}
-
-
-def fail(parser: argparse.ArgumentParser, message: str) -> None:
-    """One line naming the problem, exit status 2 (argparse's convention, without the usage)."""
-    parser.exit(2, f"{parser.prog}: error: {message}\n")
 
 
 def main() -> None:

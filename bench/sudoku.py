@@ -25,18 +25,13 @@ import torch
 from core import sudoku
 from core.compare import format_solve_table
 from core.quality import solve_rate, solve_rates
-from core.cli import open_checkpoint
+from core.cli import fail, open_checkpoint
 from core.decoding import Policy, hybrid_label
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CHECKPOINTS = ["pretrained/sudoku6-learned", "pretrained/sudoku6-linear"]
 DEFAULT_POLICIES = "random,learned,left_to_right,confidence,margin,entropy"
 DEFAULT_BETAS = "0,0.5,1,2,4,8,16,32"
-
-
-def fail(parser: argparse.ArgumentParser, message: str) -> None:
-    """One line naming the problem, exit status 2 (argparse's convention, without the usage)."""
-    parser.exit(2, f"{parser.prog}: error: {message}\n")
 
 
 def choose_beta(ckpt, betas: list[float], count: int, args) -> tuple[float, dict]:

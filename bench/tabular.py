@@ -29,6 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core import checkpoint, limits, uci  # noqa: E402
+from core.cli import fail  # noqa: E402
 from core.meta import Dataset  # noqa: E402
 from core.elbo import heldout_nelbo  # noqa: E402
 from core.orders import expected_rank  # noqa: E402
@@ -244,11 +245,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", action="store_true",
                    help="only print Shape/Trend of real train rows against the test split, per table")
     return p
-
-
-def fail(parser: argparse.ArgumentParser, message: str) -> None:
-    """One line naming the problem, exit status 2 (argparse's convention, without the usage)."""
-    parser.exit(2, f"{parser.prog}: error: {message}\n")
 
 
 def settings_from_args(args) -> Settings:

@@ -25,6 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.cli import fail  # noqa: E402
 from core.model import ModelConfig  # noqa: E402
 from core.train import Trainer, TrainConfig  # noqa: E402
 from core.train_cli import parse_params  # noqa: E402
@@ -196,11 +197,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--json", type=Path, default=None, help="append the measurement to this file as a JSON line")
     return p
-
-
-def fail(parser: argparse.ArgumentParser, message: str) -> None:
-    """One line naming the problem, exit status 2 (argparse's convention, without the usage)."""
-    parser.exit(2, f"{parser.prog}: error: {message}\n")
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -1,8 +1,9 @@
-"""What the three command lines (``python -m core.train``, ``core.sample``, ``core.compare``) share: how a
-checkpoint argument is read and described."""
+"""What the command lines (``python -m core.train``, ``core.sample``, ``core.compare`` and the ``bench/``
+scripts) share: how a checkpoint argument is read and described, and how bad input is refused."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from core import checkpoint
@@ -17,3 +18,8 @@ def open_checkpoint(path: str):
     if not local.exists() and looks_local:
         raise ValueError(f"checkpoint not found: {path} (no such directory)")
     return checkpoint.load(path)
+
+
+def fail(parser: argparse.ArgumentParser, message: str) -> None:
+    """One line naming the problem, exit status 2 (argparse's convention, without the usage)."""
+    parser.exit(2, f"{parser.prog}: error: {message}\n")
