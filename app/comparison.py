@@ -119,12 +119,13 @@ def clear_shared() -> None:
     _for_every_session.clear()
 
 
-def cached(name: str, key: tuple, model: Model, compute):
+def cached(name: str, key: tuple, model: Model, compute, for_everyone: bool = True):
     """``compute()`` once per key in this session's cache ``name`` (bounded), and once for every session
-    when the model is shipped."""
+    when the model is shipped and the result is not this session's own (``for_everyone``)."""
     cache = st.session_state.setdefault(name, {})
     if key not in cache:
-        cache[key] = _for_every_session((name,) + key, compute) if shared(model) else compute()
+        share = for_everyone and shared(model)
+        cache[key] = _for_every_session((name,) + key, compute) if share else compute()
         while len(cache) > MAX_CACHED:
             cache.pop(next(iter(cache)))
     return cache[key]
@@ -136,11 +137,8 @@ def trajectories(model: Model, policies, seed: int, interventions=()) -> dict[st
     check_decode_budget(model, policies)
     key = replay_key(model, policies, seed, interventions)
     if interventions:
-        cache = st.session_state.setdefault(CACHE, {})
-        if key not in cache:
-            base = trajectories(model, policies, seed, interventions[:-1])
-            cache[key] = intervene(model, base, *interventions[-1], seed)
-        return cache[key]
+        return cached(CACHE, key, model, for_everyone=False, compute=lambda: intervene(
+            model, trajectories(model, policies, seed, interventions[:-1]), *interventions[-1], seed))
     return cached(CACHE, key, model, lambda: {p: decode(model, p, seed) for p in policies})
 
 
