@@ -3,8 +3,9 @@
 Only a link asks for it (``?presenter=1``, read once per session) or the Lesson's toggle; a shared link
 without it never turns it on. :func:`apply` puts the page CSS on every page (text, metric values and
 labels, widget labels, captions at 18 px or more at a 1400 px wide window; the settings expanders, the
-Lesson's step picker and the seed widget's Same / New buttons hidden, Back / Next stay); :func:`style` does the
-same for a plotly figure (its fonts are not reached by CSS) and wraps a long title so it is never clipped.
+Lesson's step picker and the seed widget's Same / New buttons hidden, Back / Next stay); :func:`large` does
+the same for a plotly figure (its fonts are not reached by CSS; ``app/charts.py`` applies it when presenter
+mode is on) and wraps a long title so it is never clipped.
 """
 
 from __future__ import annotations
@@ -51,11 +52,6 @@ def apply() -> None:
     read_link()
     if on():
         st.html(CSS)
-
-
-def style(fig: go.Figure) -> go.Figure:
-    """The figure with presenter fonts when presenter mode is on (unchanged otherwise)."""
-    return large(fig) if on() else fig
 
 
 def large(fig: go.Figure) -> go.Figure:

@@ -69,7 +69,7 @@ FIGURE_CACHE_ENTRIES = 128  # finished figures shared by every session that show
 SHARED_FIGURE_MAX_INPUT_BYTES = 256 << 10  # JSON of a shared figure's inputs; larger ones are built per session
 SHARED_RESULT_ENTRIES = 64  # Compare's decodings and scores of shipped models, kept for every session
 
-# --- decoding and scoring (core.decoding, core.quality, the Compare page)------------------------------------
+# --- decoding and scoring (core.decoding, core.quality, the Compare page) -----------------------------------
 MAX_SAMPLES = 100_000  # samples per call of the sampler
 DENSE_RATE = 2e10  # multiply-adds per second of one core in the dense layers (measured, float32)
 ATTENTION_RATE = 5e9  # ... in attention with small heads (measured)

@@ -36,10 +36,14 @@ def cell_status(step_of: list[int], step: int) -> list[str]:
 
 
 def digit_rows(rows: list[dict]) -> list[dict]:
-    """The rows with cell values (and the solution) as the digits the grids show, 1..n."""
-    shift = lambda values: [v + 1 for v in values]  # noqa: E731
-    return [{**row, "values": shift(row["values"]), **({"solution": shift(row["solution"])} if "solution" in row
-                                                        else {})} for row in rows]
+    """Copies of the rows with cell values (and the solution) as the digits the grids show, 1..n."""
+    out = []
+    for row in rows:
+        row = {**row, "values": [v + 1 for v in row["values"]]}
+        if "solution" in row:
+            row["solution"] = [v + 1 for v in row["solution"]]
+        out.append(row)
+    return out
 
 
 def visible_values(values: list[int], status: list[str]) -> list[int | None]:
